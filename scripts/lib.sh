@@ -1,0 +1,48 @@
+# Shared setup for scripts/run and scripts/test: idempotent, safe to run on every call.
+# Installs Debian packages the tests need, the Python virtualenv, and builds the control plane
+# (about 7 minutes the first time on 2 cores; cached under ~/.cache/argosy afterwards).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+APT_PACKAGES=(git openssh-server openssh-client)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+ensure_apt() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    say "Installing Debian packages: ${missing[*]}"
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+ensure_venv() {
+  local stamp="$VENV/.argosy-stamp" want
+  want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "Creating the virtualenv in .venv"
+    python3 -m venv "$VENV"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "Installing Python packages (pip install -e .[dev])"
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -e "$ROOT[dev]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_control_plane_binaries() {
+  say "Control-plane binaries (built from the Go module proxy on first use: about 7 minutes, cached in ~/.cache/argosy)"
+  "$VENV/bin/argosy" cluster build >/dev/null
+}
+
+setup_all() {
+  ensure_apt
+  ensure_venv
+  ensure_control_plane_binaries
+}

@@ -1,0 +1,18 @@
+"""Entry point of the ``argosy`` console script."""
+
+from __future__ import annotations
+
+# Command modules register themselves on the groups when imported.
+from argosy.cli import admin_health as _admin_health  # noqa: F401
+from argosy.cli import admin_rbac as _admin_rbac  # noqa: F401
+from argosy.cli import admin_syncplan as _admin_syncplan  # noqa: F401
+from argosy.cli import cluster as _cluster  # noqa: F401
+from argosy.cli.groups import app
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

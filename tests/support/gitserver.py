@@ -1,0 +1,1 @@
+"""Placeholder: the git_server fixture is being written."""
