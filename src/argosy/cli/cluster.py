@@ -57,7 +57,9 @@ def down(name: str = NameOption) -> None:
 
 
 @cluster.command("status")
-def status(name: str = NameOption, output: str = typer.Option("text", "-o", "--output", help="text or json")) -> None:
+def status(
+    name: str = NameOption, output: str = typer.Option("text", "-o", "--output", help="text or json")
+) -> None:
     """Show which components run and whether the apiserver is ready."""
     info = plane.status(name)
     if output == "json":

@@ -34,6 +34,7 @@ START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedu
 NODE_NAME = "kwok-node-0"
 # Pods carrying this label (kwok's own chaos stage) fail about a second after they start running.
 FAILURE_LABEL = "pod-container-running-failed.stage.kwok.x-k8s.io"
+PORT_NAMES = ("etcd_client", "etcd_peer", "apiserver", "controller_manager", "scheduler")
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 
@@ -103,10 +104,12 @@ def pid_alive(pid: int, binary: str | None = None) -> bool:
     if binary is None:
         return True
     try:
-        exe = os.readlink(f"/proc/{pid}/exe")
+        exe = str(Path(f"/proc/{pid}/exe").readlink())
     except OSError:
         return False
-    return Path(exe).name == Path(binary).name or exe.removesuffix(" (deleted)") == str(Path(binary).resolve())
+    return Path(exe).name == Path(binary).name or exe.removesuffix(" (deleted)") == str(
+        Path(binary).resolve()
+    )
 
 
 def port_listening(port: int) -> bool:
@@ -155,7 +158,10 @@ def _write_kubeconfig(path: Path, server: str, pki: pki_mod.ClusterPKI, stem: st
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": cluster_name, "cluster": {"server": server, "certificate-authority-data": _b64(pki.ca_cert)}}
+            {
+                "name": cluster_name,
+                "cluster": {"server": server, "certificate-authority-data": _b64(pki.ca_cert)},
+            }
         ],
         "users": [
             {
@@ -185,7 +191,9 @@ def _admin_client(state: ClusterState) -> Iterator[httpx.Client]:
         yield client
 
 
-def _wait(step: str, check: Callable[[], bool], *, timeout: float, log: Path | None, alive: Callable[[], bool]) -> None:
+def _wait(
+    step: str, check: Callable[[], bool], *, timeout: float, log: Path | None, alive: Callable[[], bool]
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive():
@@ -254,9 +262,7 @@ def status(name: str) -> dict[str, Any]:
     state = load_state(name)
     if state is None:
         return {"name": name, "exists": False, "components": {}, "ready": False}
-    components = {
-        comp: pid_alive(pid, state.binaries.get(comp)) for comp, pid in state.pids.items()
-    }
+    components = {comp: pid_alive(pid, state.binaries.get(comp)) for comp, pid in state.pids.items()}
     ready = False
     if components.get("kube-apiserver"):
         with contextlib.suppress(httpx.HTTPError, OSError), _admin_client(state) as client:
@@ -292,13 +298,15 @@ def up(
         down(name, progress=progress)
 
     started = time.monotonic()
-    directory = cluster_dir(name)
-    directory.mkdir(parents=True, exist_ok=True)
-    ports = dict(zip(("etcd_client", "etcd_peer", "apiserver", "controller_manager", "scheduler"), _free_ports(5), strict=True))
+    ports = dict(zip(PORT_NAMES, _free_ports(len(PORT_NAMES)), strict=True))
     if apiserver_port is not None:
         if not _port_free(apiserver_port):
-            raise ClusterError(f"port check: 127.0.0.1:{apiserver_port} is already in use; pick another --port")
+            raise ClusterError(
+                f"port check: 127.0.0.1:{apiserver_port} is already in use; pick another --port"
+            )
         ports["apiserver"] = apiserver_port
+    directory = cluster_dir(name)
+    directory.mkdir(parents=True, exist_ok=True)
     state = ClusterState(
         name=name, directory=str(directory), ports=ports, kubernetes_version=toolchain.kubernetes_version
     )
@@ -467,7 +475,9 @@ def _start_all(state: ClusterState, toolchain: Toolchain, progress: Progress, ti
     with _admin_client(state) as client:
         response = client.post("/api/v1/nodes", json=_node_manifest())
         if response.status_code not in (201, 409):
-            raise ClusterError(f"register node {NODE_NAME}: HTTP {response.status_code}: {response.text[:300]}")
+            raise ClusterError(
+                f"register node {NODE_NAME}: HTTP {response.status_code}: {response.text[:300]}"
+            )
 
     def node_ready() -> bool:
         with _admin_client(state) as client:

@@ -26,6 +26,7 @@ Progress = Callable[[str], None]
 KUBERNETES_VERSIONS = ("v1.36.3", "v1.37.2")
 ETCD_VERSIONS = ("v3.6.16", "v3.6.15")
 KWOK_VERSIONS = ("v0.8.0",)
+HELM_VERSIONS = ("v3.22.0",)
 
 K8S_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 # kwok v0.8.0 ships no default stages: these files are copied out of its module at build time.
@@ -53,6 +54,7 @@ class Toolchain:
     kubernetes_version: str
     etcd_version: str
     kwok_version: str
+    helm_version: str
     kwok_stages: tuple[Path, ...]
 
     def binary(self, name: str) -> Path:
@@ -76,7 +78,13 @@ def _go_env() -> dict[str, str]:
 
 
 def _run_step(
-    step: str, argv: Sequence[str], *, cwd: Path, log: Path, progress: Progress, env: dict[str, str] | None = None
+    step: str,
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    log: Path,
+    progress: Progress,
+    env: dict[str, str] | None = None,
 ) -> str:
     """Run one build command, appending its output to ``log``; heartbeat while it runs."""
     progress(f"  {step} ...")
@@ -192,7 +200,13 @@ def _build_etcd(version: str, target: Path, work: Path, log: Path, progress: Pro
     (work / "go.sum").unlink(missing_ok=True)
     _run_step(
         f"resolve etcd {version}",
-        ["go", "get", "-tool", f"go.etcd.io/etcd/server/v3@{version}", f"go.etcd.io/etcd/etcdctl/v3@{version}"],
+        [
+            "go",
+            "get",
+            "-tool",
+            f"go.etcd.io/etcd/server/v3@{version}",
+            f"go.etcd.io/etcd/etcdctl/v3@{version}",
+        ],
         cwd=work,
         log=log,
         progress=progress,
@@ -243,6 +257,30 @@ def _build_kwok(version: str, target: Path, work: Path, log: Path, progress: Pro
         dest.chmod(0o644)
 
 
+def _build_helm(version: str, target: Path, work: Path, log: Path, progress: Progress) -> None:
+    # Helm 3, not 4: kustomize --enable-helm still calls `helm version -c`, which Helm 4 removed.
+    work.mkdir(parents=True, exist_ok=True)
+    out_dir = target / "bin"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = _go_env()
+    env["GOBIN"] = str(out_dir)
+    env["GOFLAGS"] = "-buildvcs=false"
+    _run_step(
+        f"compile helm {version}",
+        [
+            "go",
+            "install",
+            "-trimpath",
+            f"-ldflags=-s -w -X helm.sh/helm/v3/internal/version.version={version}",
+            f"helm.sh/helm/v3/cmd/helm@{version}",
+        ],
+        cwd=work,
+        log=log,
+        progress=progress,
+        env=env,
+    )
+
+
 def _ensure_component(
     name: str,
     versions: Sequence[str],
@@ -268,22 +306,26 @@ def _ensure_component(
             failures.append(f"{name} {version}: {exc}")
             progress(f"  {name} {version} failed: {exc}")
             continue
-        _mark_complete(target, {"component": name, "version": version, "built": datetime.now(UTC).isoformat()})
+        _mark_complete(
+            target, {"component": name, "version": version, "built": datetime.now(UTC).isoformat()}
+        )
         return version, target
     raise BuildError("could not build " + name + ":\n  " + "\n  ".join(failures))
 
 
 def ensure_toolchain(progress: Progress = print) -> Toolchain:
-    """Return the cached binaries, building whatever is missing (about 7 minutes when cold)."""
+    """Return the cached binaries (control plane, kubectl, helm), building whatever is missing
+    (about 8 minutes when cold on 2 cores)."""
     if shutil.which("go") is None:
         raise BuildError("the Go toolchain (go) is not on PATH; it is needed to build the control plane")
     k8s_version, k8s_dir = _ensure_component("kubernetes", KUBERNETES_VERSIONS, _build_kubernetes, progress)
     etcd_version, etcd_dir = _ensure_component("etcd", ETCD_VERSIONS, _build_etcd, progress)
     kwok_version, kwok_dir = _ensure_component("kwok", KWOK_VERSIONS, _build_kwok, progress)
+    helm_version, helm_dir = _ensure_component("helm", HELM_VERSIONS, _build_helm, progress)
     # One directory of links gives tools and users a single PATH entry.
     bin_dir = cache_root() / f"bin-k8s-{k8s_version}-etcd-{etcd_version}-kwok-{kwok_version}"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    for source in (k8s_dir / "bin", etcd_dir / "bin", kwok_dir / "bin"):
+    for source in (k8s_dir / "bin", etcd_dir / "bin", kwok_dir / "bin", helm_dir / "bin"):
         for binary in source.iterdir():
             link = bin_dir / binary.name
             if link.is_symlink() or link.exists():
@@ -297,5 +339,6 @@ def ensure_toolchain(progress: Progress = print) -> Toolchain:
         kubernetes_version=k8s_version,
         etcd_version=etcd_version,
         kwok_version=kwok_version,
+        helm_version=helm_version,
         kwok_stages=stages,
     )
