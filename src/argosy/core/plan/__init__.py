@@ -11,17 +11,37 @@ May import: ``argosy.model`` and sibling ``argosy.core`` modules.
 from __future__ import annotations
 
 from argosy.core.plan.build import CLUSTER_SCOPED_KINDS, PlanError, PlanOptions, build_plan
+from argosy.core.plan.machine import (
+    Action,
+    ActionKind,
+    MachineState,
+    Observation,
+    OperationPhase,
+    Outcome,
+    Step,
+    SyncMachine,
+    TaskStatus,
+)
 from argosy.core.plan.ordering import KIND_ORDER, kind_rank, order_tasks, sort_key, sort_tasks
 from argosy.core.plan.tasks import Operation, SyncPlan, SyncTask
 
 __all__ = [
     "CLUSTER_SCOPED_KINDS",
     "KIND_ORDER",
+    "Action",
+    "ActionKind",
+    "MachineState",
+    "Observation",
     "Operation",
+    "OperationPhase",
+    "Outcome",
     "PlanError",
     "PlanOptions",
+    "Step",
+    "SyncMachine",
     "SyncPlan",
     "SyncTask",
+    "TaskStatus",
     "build_plan",
     "kind_rank",
     "order_tasks",
