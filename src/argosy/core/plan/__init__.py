@@ -10,7 +10,7 @@ May import: ``argosy.model`` and sibling ``argosy.core`` modules.
 
 from __future__ import annotations
 
-from argosy.core.plan.build import CLUSTER_SCOPED_KINDS, PlanError, PlanOptions, build_plan
+from argosy.core.plan.build import CLUSTER_SCOPED_KINDS, PlanError, PlanOptions, build_plan, crd_defines
 from argosy.core.plan.machine import (
     Action,
     ActionKind,
@@ -43,6 +43,7 @@ __all__ = [
     "SyncTask",
     "TaskStatus",
     "build_plan",
+    "crd_defines",
     "kind_rank",
     "order_tasks",
     "sort_key",

@@ -27,7 +27,7 @@ from argosy.model import annotations as ann
 from argosy.model.annotations import HookType, SyncOptions, SyncPhase, Toggle
 from argosy.model.resources import GroupKind, ResourceKey
 
-__all__ = ["CLUSTER_SCOPED_KINDS", "PlanError", "PlanOptions", "build_plan"]
+__all__ = ["CLUSTER_SCOPED_KINDS", "PlanError", "PlanOptions", "build_plan", "crd_defines"]
 
 Manifest = Mapping[str, Any]
 
@@ -102,7 +102,9 @@ def _describe(manifest: Manifest) -> str:
     return f"{manifest.get('kind') or '?'}/{name}"
 
 
-def _crd_defines(manifest: Manifest, key: ResourceKey) -> GroupKind | None:
+def crd_defines(manifest: Manifest, key: ResourceKey | None = None) -> GroupKind | None:
+    """The group/kind a CustomResourceDefinition manifest defines; ``None`` for other objects."""
+    key = key or ResourceKey.from_manifest(manifest)
     if key.kind != "CustomResourceDefinition" or key.group != "apiextensions.k8s.io":
         return None
     spec = manifest.get("spec") or {}
@@ -217,7 +219,7 @@ def _desired_tasks(
                 wave=_wave(manifest, annotations, hook=False, strict=options.strict),
                 operation=Operation.APPLY,
                 reason=f"{'update' if exists else 'create'}; {_wave_reason(annotations, hook=False)}",
-                defines=_crd_defines(manifest, key),
+                defines=crd_defines(manifest, key),
                 options=effective,
                 exists=exists,
                 manifest=manifest,
