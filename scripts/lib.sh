@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-APT_PACKAGES=(git openssh-server openssh-client)
+APT_PACKAGES=(git git-lfs openssh-server openssh-client docker-registry)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
