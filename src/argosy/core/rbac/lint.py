@@ -68,7 +68,7 @@ _GLOB_CHARS = frozenset("*?[{")
 _EFFECTS = ("allow", "deny")
 # Resources whose object names never contain "/" (so "*/*" or "a/b" never match them).
 _FLAT_NAMED = frozenset({"projects", "accounts", "certificates", "gpgkeys"})
-_FINE_GRAINED_SEGMENTS = {"action": 4, "update": 6, "delete": 6}
+_FINE_GRAINED_SEGMENTS = {"action": 4, "update": 5, "delete": 5}
 _SAMPLE_SUFFIXES = {
     "action": "action/apps/Deployment/restart",
     "update": "update/apps/Deployment/default/web",
@@ -249,7 +249,13 @@ class _Linter:
             return
         (res,) = resources
         if self.mode is MatchMode.REGEX or _has_glob(action):
-            if not any(_pattern_matches(a, action, self.mode) for a in _sample_actions(res)):
+            verb = action.split("/", 1)[0]
+            literal_verb = (
+                self.mode is MatchMode.GLOB and not _has_glob(verb) and verb in RESOURCE_ACTIONS[res]
+            )
+            if not literal_verb and not any(
+                _pattern_matches(a, action, self.mode) for a in _sample_actions(res)
+            ):
                 self.add(line, Severity.WARNING, "RBAC021", f"action {action!r} matches no action of {res!r}")
             elif self.mode is MatchMode.GLOB:
                 self.check_fine_grained_glob(line, action)
