@@ -112,17 +112,41 @@ class _CasbinCore:
         self._enforcer = casbin.Enforcer(model)
         matcher = regex_match if match_mode is MatchMode.REGEX else glob_match
         self._enforcer.add_function("globOrRegexMatch", matcher)
-        group_subjects: set[str] = set()
+        self._parents: dict[str, set[str]] = {}
+        self._policy_subjects: set[str] = set()
         for line in lines:
             model.add_policy(line.ptype, line.ptype, list(line.fields))
             if line.ptype == "g":
-                group_subjects.add(line.fields[0])
+                self._parents.setdefault(line.fields[0], set()).add(line.fields[1])
+            else:
+                self._policy_subjects.add(line.fields[0])
         self._enforcer.build_role_links()
         self._enforcer.enable_enforce(enabled)
-        self.group_subjects: frozenset[str] = frozenset(group_subjects)
+        self._enabled = enabled
+        self.group_subjects: frozenset[str] = frozenset(self._parents)
+        self._reaches_policy: dict[str, bool] = {}
         self._cache: dict[tuple[str, str, str, str], bool] = {}
 
+    def _has_policies(self, subject: str) -> bool:
+        """False if no p line can apply to ``subject`` (neither it nor any role it inherits has one)."""
+        known = self._reaches_policy.get(subject)
+        if known is None:
+            seen: set[str] = set()
+            todo = [subject]
+            known = False
+            while todo and not known:
+                current = todo.pop()
+                if current in seen:
+                    continue
+                seen.add(current)
+                known = current in self._policy_subjects
+                todo.extend(self._parents.get(current, ()))
+            self._reaches_policy[subject] = known
+        return known
+
     def enforce(self, subject: str, resource: str, action: str, obj: str) -> bool:
+        if self._enabled and self._policy_subjects and not self._has_policies(subject):
+            return False  # g(r.sub, p.sub) is false for every line: casbin would deny
         key = (subject, resource, action, obj)
         cached = self._cache.get(key)
         if cached is not None:
