@@ -10,7 +10,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-cluster = typer.Typer(help="Run local Kubernetes control planes (etcd, apiserver, kwok) for development.", no_args_is_help=True)
+cluster = typer.Typer(
+    help="Run local Kubernetes control planes (etcd, apiserver, kwok) for development.", no_args_is_help=True
+)
 admin = typer.Typer(help="Tools for people who write policies and manifests.", no_args_is_help=True)
 admin_settings = typer.Typer(help="Check settings from argocd-cm and argocd-rbac-cm.", no_args_is_help=True)
 resource_overrides = typer.Typer(help="Try resource customizations (health checks).", no_args_is_help=True)

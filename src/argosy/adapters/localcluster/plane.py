@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -86,8 +87,18 @@ def _save_state(state: ClusterState) -> None:
     tmp.replace(path)
 
 
+# Components this process started, kept so that their Popen objects are not garbage-collected
+# (and reported as "still running") while the daemons are meant to outlive the call that started them.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _reap(pid: int) -> None:
     # Our own children become zombies when they exit; collect them so they stop looking alive.
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 
@@ -182,12 +193,9 @@ def _write_kubeconfig(path: Path, server: str, pki: pki_mod.ClusterPKI, stem: st
 @contextlib.contextmanager
 def _admin_client(state: ClusterState) -> Iterator[httpx.Client]:
     pki = pki_mod.ClusterPKI(Path(state.directory) / "pki")
-    with httpx.Client(
-        base_url=state.server,
-        verify=str(pki.ca_cert),
-        cert=(str(pki.client_cert("admin")), str(pki.client_key("admin"))),
-        timeout=5.0,
-    ) as client:
+    context = ssl.create_default_context(cafile=str(pki.ca_cert))
+    context.load_cert_chain(str(pki.client_cert("admin")), str(pki.client_key("admin")))
+    with httpx.Client(base_url=state.server, verify=context, timeout=5.0) as client:
         yield client
 
 
@@ -228,6 +236,7 @@ class _Launcher:
                 env=env,
                 cwd=self.state.directory,
             )
+        _CHILDREN[proc.pid] = proc
         self.state.pids[component] = proc.pid
         self.state.binaries[component] = argv[0]
         _save_state(self.state)
