@@ -163,7 +163,8 @@ class GitClient:
 
     ``known_hosts`` and ``tls_certs`` are the parsed ``argocd-ssh-known-hosts-cm`` and
     ``argocd-tls-certs-cm`` (``argosy.core.repocreds``); update them with :meth:`set_known_hosts`
-    and :meth:`set_tls_certs`. ``clock`` is monotonic seconds, injectable for tests.
+    and :meth:`set_tls_certs`. ``extra_config`` adds ``git -c`` style settings (e.g.
+    ``("protocol.version", "0")``) below the client's own. ``clock`` is monotonic seconds.
     """
 
     def __init__(
@@ -176,6 +177,7 @@ class GitClient:
         resolution_ttl: float = DEFAULT_RESOLUTION_TTL,
         git: str = "git",
         ssh: str = "ssh",
+        extra_config: Sequence[tuple[str, str]] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cache_root = Path(cache_root).resolve()
@@ -183,6 +185,7 @@ class GitClient:
         self.resolution_ttl = resolution_ttl
         self.stats = GitStats()
         self._git = git
+        self._extra_config = list(extra_config)
         self._ssh = ssh
         self._clock = clock
         self._resolutions: dict[tuple[str, str], _Resolution] = {}
@@ -293,6 +296,7 @@ class GitClient:
         creds = creds or RepoCredentials(url=url)
         inv = _Invocation(env=self._base_env(), scrub=Scrubber.for_credentials(creds))
         inv.config += [
+            *self._extra_config,  # first: the settings below win over them
             ("protocol.allow", "never"),
             *((f"protocol.{scheme}.allow", "always") for scheme in ("https", "http", "ssh", "git")),
             ("gc.auto", "0"),
