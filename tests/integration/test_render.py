@@ -543,6 +543,33 @@ async def test_paths_leaving_the_repository_are_rejected(render_tools: RenderToo
 
 @pytest.mark.integration
 @pytest.mark.anyio
+async def test_kustomize_bases_outside_the_repository_are_rejected(
+    render_tools: RenderTools, tmp_path: Path
+) -> None:
+    write(
+        tmp_path / "outside",
+        {
+            "kustomization.yaml": "resources: [secret.yaml]\n",
+            "secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: stolen}\n",
+        },
+    )
+    repo = write(
+        tmp_path / "repo",
+        {
+            "app/kustomization.yaml": "resources: [../base, deployment.yaml]\n",
+            "app/deployment.yaml": DEPLOYMENT,
+            "base/kustomization.yaml": "resources: [../../outside]\n",
+        },
+    )
+    with pytest.raises(
+        RenderError,
+        match=r"^demo: base/kustomization.yaml refers to '../../outside', which resolves outside the repo",
+    ):
+        await render(render_tools, repo, {"path": "app"})
+
+
+@pytest.mark.integration
+@pytest.mark.anyio
 async def test_symlinks_pointing_outside_are_rejected(render_tools: RenderTools, tmp_path: Path) -> None:
     outside = write(
         tmp_path / "outside", {"secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"}

@@ -8,9 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from argosy.model.source import KustomizeSource
 
-__all__ = ["KUSTOMIZATION_FILES", "image_override", "wrapper_kustomization"]
+__all__ = ["KUSTOMIZATION_FILES", "image_override", "local_references_outside", "wrapper_kustomization"]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -75,3 +77,54 @@ def wrapper_kustomization(app_dir: Path, wrapper_dir: Path, overrides: Kustomize
     if overrides.replicas:
         doc["replicas"] = [{"name": r.name, "count": r.count} for r in overrides.replicas]
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+_REMOTE_HINTS = ("://", "git@", "github.com/", "gitlab.com/", "bitbucket.org/")
+_PATH_FIELDS = ("resources", "bases", "components", "crds")
+
+
+def _kustomization_in(directory: Path) -> Path | None:
+    for name in KUSTOMIZATION_FILES:
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def local_references_outside(app_dir: Path, repo_root: Path, max_bytes: int) -> tuple[Path, str] | None:
+    """The first kustomization (reachable from ``app_dir``) with a local ``resources``/``bases``/
+    ``components``/``crds`` entry that resolves outside ``repo_root``, as ``(file, entry)``.
+
+    Kustomize's load restrictor keeps *files* inside a kustomization's root but lets it include
+    other kustomization *directories* anywhere on disk, so this walks the graph of local
+    references first. Remote references (URLs) are left to Kustomize.
+    """
+    root = repo_root.resolve()
+    seen: set[Path] = set()
+    pending = [app_dir.resolve()]
+    while pending:
+        directory = pending.pop()
+        if directory in seen:
+            continue
+        seen.add(directory)
+        kustomization = _kustomization_in(directory)
+        if kustomization is None or kustomization.stat().st_size > max_bytes:
+            continue
+        try:
+            doc = yaml.safe_load(kustomization.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue  # Kustomize reports the syntax error itself
+        if not isinstance(doc, dict):
+            continue
+        for field in _PATH_FIELDS:
+            entries = doc.get(field)
+            if not isinstance(entries, list):
+                continue
+            for entry in entries:
+                if not isinstance(entry, str) or any(hint in entry for hint in _REMOTE_HINTS):
+                    continue
+                target = (directory / entry).resolve()
+                if not target.is_relative_to(root):
+                    return kustomization, entry
+                if target.is_dir():
+                    pending.append(target)
+    return None

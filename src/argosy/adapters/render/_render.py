@@ -10,7 +10,11 @@ from typing import Any
 
 from argosy.adapters.render._directory import render_directory
 from argosy.adapters.render._helm import chart_reference, resolve_value_file, value_args
-from argosy.adapters.render._kustomize import KUSTOMIZATION_FILES, wrapper_kustomization
+from argosy.adapters.render._kustomize import (
+    KUSTOMIZATION_FILES,
+    local_references_outside,
+    wrapper_kustomization,
+)
 from argosy.adapters.render._paths import check_tree, resolve_inside
 from argosy.adapters.render._process import ToolFailed, isolated_env, run_tool
 from argosy.adapters.render._types import (
@@ -163,7 +167,12 @@ async def render_source(
         home.mkdir()
         env = isolated_env(home)
         if kind is ToolKind.KUSTOMIZE:
-            assert app_dir is not None
+            assert app_dir is not None and repo_root is not None
+            escape = local_references_outside(app_dir, repo_root, limits.max_file_bytes)
+            if escape is not None:
+                file, entry = escape
+                where = file.relative_to(repo_root.resolve())
+                raise RenderError(app, f"{where} refers to {entry!r}, which resolves outside the repository")
             text = await _kustomize(
                 app_dir=app_dir,
                 overrides=source.kustomize,
