@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -339,3 +340,95 @@ async def test_checkout_of_unfetched_commit_is_revision_not_found(
 ) -> None:
     with pytest.raises(GitError, match="revision not found"):
         await client.checkout(git_repo.http_url, history["c1"])
+
+
+# -- what reaches git: environment, never the argument list ---------------------------------------
+
+FAKE_GIT = """#!/bin/sh
+# Records its argument list and environment, then runs the real git.
+printf '%s\\n' "$@" >> "$ARGOSY_TEST_RECORD/argv"
+env >> "$ARGOSY_TEST_RECORD/env"
+echo "--end--" >> "$ARGOSY_TEST_RECORD/env"
+if [ -n "$GIT_SSH_COMMAND" ]; then
+  key=$(printf '%s' "$GIT_SSH_COMMAND" | sed -n 's/.* -i \\([^ ]*\\).*/\\1/p')
+  [ -n "$key" ] && stat -c '%a' "$key" >> "$ARGOSY_TEST_RECORD/keymode"
+fi
+exec git "$@"
+"""
+
+
+def config_pairs(env_dump: str) -> set[tuple[str, str]]:
+    """Every (key, value) passed through GIT_CONFIG_KEY_n/GIT_CONFIG_VALUE_n in any recorded call."""
+    pairs: set[tuple[str, str]] = set()
+    for block in env_dump.split("--end--\n"):
+        variables = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        for index in range(int(variables.get("GIT_CONFIG_COUNT", "0"))):
+            pairs.add((variables[f"GIT_CONFIG_KEY_{index}"], variables[f"GIT_CONFIG_VALUE_{index}"]))
+    return pairs
+
+
+async def test_secrets_travel_in_the_environment_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_server: GitServer, git_repo: BareRepo
+) -> None:
+    record = tmp_path / "record"
+    record.mkdir()
+    fake = tmp_path / "fake-git"
+    fake.write_text(FAKE_GIT)
+    fake.chmod(0o755)
+    monkeypatch.setenv("ARGOSY_TEST_RECORD", str(record))
+    pem = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    client = GitClient(
+        tmp_path / "cache",
+        git=str(fake),
+        known_hosts=parse_known_hosts(git_server.known_hosts_line),
+        tls_certs={"127.0.0.1": [pem]},
+    )
+    git_repo.commit_files({"a": "1"}, "one")
+    creds = https_creds(git_server, git_repo)
+    await client.prepare(git_repo.http_url, "main", creds)
+    await client.resolve(git_repo.ssh_url, "main", ssh_creds(git_server, git_repo))
+    argv = (record / "argv").read_text()
+    env = (record / "env").read_text()
+    assert git_server.password not in argv
+    assert "BEGIN OPENSSH" not in argv
+    pairs = config_pairs(env)
+    basic = base64.b64encode(f"{git_server.username}:{git_server.password}".encode()).decode()
+    assert ("http.extraHeader", f"Authorization: Basic {basic}") in pairs
+    assert ("http.sslCAInfo", str(client.cache_root / "tls" / "127.0.0.1.pem")) in pairs
+    assert ("protocol.allow", "never") in pairs
+    assert "GIT_TERMINAL_PROMPT=0" in env
+    assert "StrictHostKeyChecking=yes" in env
+    assert f"UserKnownHostsFile={client.known_hosts_file}" in env
+    assert set((record / "keymode").read_text().split()) == {"600"}
+    assert client.known_hosts_file.read_text() == git_server.known_hosts_line + "\n"
+
+
+async def test_insecure_https_disables_tls_verification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_server: GitServer, git_repo: BareRepo
+) -> None:
+    record = tmp_path / "record"
+    record.mkdir()
+    fake = tmp_path / "fake-git"
+    fake.write_text(FAKE_GIT)
+    fake.chmod(0o755)
+    monkeypatch.setenv("ARGOSY_TEST_RECORD", str(record))
+    client = GitClient(tmp_path / "cache", git=str(fake))
+    git_repo.commit_files({"a": "1"}, "one")
+    creds = RepoCredentials(
+        url=git_repo.http_url, username=git_server.username, password=git_server.password, insecure=True
+    )
+    await client.resolve(git_repo.http_url, "main", creds)
+    assert ("http.sslVerify", "false") in config_pairs((record / "env").read_text())
+
+
+async def test_enable_lfs_on_a_repository_without_lfs_files(
+    client: GitClient, git_server: GitServer, git_repo: BareRepo
+) -> None:
+    git_repo.commit_files({"app.yaml": "lfs: none\n"}, "one")
+    creds = RepoCredentials(
+        url=git_repo.http_url, username=git_server.username, password=git_server.password, enable_lfs=True
+    )
+    resolved, tree = await client.prepare(git_repo.http_url, "main", creds)
+    assert tree.name == f"{resolved.sha}-lfs"
+    assert read(tree, "app.yaml") == "lfs: none\n"
+    assert client.stats.lfs_fetch == 1
