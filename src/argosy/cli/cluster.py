@@ -11,7 +11,7 @@ from rich.console import Console
 from argosy.adapters.localcluster import plane, toolchain
 from argosy.cli.groups import cluster
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 NameOption = typer.Option("default", "--name", "-n", help="Cluster name; several can run at once.")
 
 
