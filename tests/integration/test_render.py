@@ -693,6 +693,22 @@ async def test_unsupported_sources(render_tools: RenderTools, tmp_path: Path) ->
 
 @pytest.mark.integration
 @pytest.mark.anyio
+async def test_missing_tools_and_odd_paths_are_render_errors(
+    render_tools: RenderTools, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    write_chart(repo, "web", "0.1.0", CHART_TEMPLATES, **{"values.yaml": CHART_VALUES})
+    broken = RenderTools(helm=tmp_path / "no-such-helm", kubectl=render_tools.kubectl)
+    with pytest.raises(RenderError, match=r"^demo: cannot run .*no-such-helm"):
+        await render(broken, repo, {"path": "web"})
+    with pytest.raises(RenderError, match=r"^demo: cannot render the source: .*null"):
+        await render(render_tools, repo, {"path": "web\x00x"})
+    with pytest.raises(RenderError, match=r"^demo: the source has a path but no repository checkout"):
+        await render(render_tools, None, {"path": "web"})
+
+
+@pytest.mark.integration
+@pytest.mark.anyio
 async def test_tool_versions(render_tools: RenderTools) -> None:
     versions = await tool_versions(render_tools)
     assert versions["helm"].startswith("helm v3.22.0")

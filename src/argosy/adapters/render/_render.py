@@ -83,7 +83,10 @@ async def _version_of(binary: Path, argv: Sequence[str], parse: Any, home: Path)
             )
         except ToolFailed as exc:
             raise RenderError("", f"{binary} version failed: {exc.stderr}") from None
-        _version_cache[key] = str(parse(out))
+        try:
+            _version_cache[key] = str(parse(out))
+        except (ValueError, KeyError, TypeError):
+            raise RenderError("", f"cannot read the version of {binary} from {out[:200]!r}") from None
     return _version_cache[key]
 
 
@@ -136,8 +139,43 @@ async def render_source(
     ``ref_roots`` maps each ``ref:`` of the application's other sources to its checkout, for
     ``$ref/...`` value files. Raises :class:`RenderError` (never returns partial results).
     """
-    app = app_name
-    access = helm_access or HelmRepositoryAccess()
+    try:
+        return await _render(
+            repo_root=repo_root,
+            source=source,
+            app=app_name,
+            namespace=namespace,
+            ref_roots=ref_roots,
+            tools=tools,
+            parse=parse,
+            limits=limits,
+            kube_version=kube_version,
+            api_versions=api_versions,
+            access=helm_access or HelmRepositoryAccess(),
+        )
+    except RenderError as exc:
+        if not exc.app:
+            raise RenderError(app_name, exc.message) from None
+        raise
+    except (OSError, ValueError) as exc:
+        # Unreadable files, a NUL byte in a path and the like: still this application's error.
+        raise RenderError(app_name, f"cannot render the source: {exc}") from None
+
+
+async def _render(
+    *,
+    repo_root: Path | None,
+    source: ApplicationSource,
+    app: str,
+    namespace: str,
+    ref_roots: Mapping[str, Path],
+    tools: RenderTools,
+    parse: ManifestParser,
+    limits: RenderLimits,
+    kube_version: str | None,
+    api_versions: Sequence[str],
+    access: HelmRepositoryAccess,
+) -> RenderResult:
     app_dir: Path | None = None
     if not source.chart:
         if repo_root is None:
