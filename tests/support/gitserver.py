@@ -375,14 +375,11 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
                 return
             body.seek(0)
             user = self._authenticated_user()
-            anonymous_ok = self.server.allow_anonymous_read and not self._is_write(path, query)
-            if user is None and not anonymous_ok:
-                status = self._send_unauthorized()
-            else:
-                status = self._run_backend(path, query, body, body_bytes, user)
-        with self.server.records_lock:
-            self.server.records.append(
-                HTTPRequestRecord(
+
+            def record(status: int) -> None:
+                # Called before the response is sent, so a client that saw the response can rely on
+                # finding its request in GitServer.http_requests.
+                entry = HTTPRequestRecord(
                     method=self.command,
                     path=path,
                     query=query,
@@ -392,17 +389,24 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
                     content_encoding=self.headers.get("Content-Encoding"),
                     body_bytes=body_bytes,
                 )
-            )
+                with self.server.records_lock:
+                    self.server.records.append(entry)
 
-    def _send_unauthorized(self) -> int:
+            anonymous_ok = self.server.allow_anonymous_read and not self._is_write(path, query)
+            if user is None and not anonymous_ok:
+                self._send_unauthorized(record)
+            else:
+                self._run_backend(path, query, body, body_bytes, user, record)
+
+    def _send_unauthorized(self, record: Callable[[int], None]) -> None:
         payload = b"Authentication required\n"
+        record(401)
         self.send_response(401)
         self.send_header("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
-        return 401
 
     def _cgi_environment(self, path: str, query: str, body_bytes: int, user: str | None) -> dict[str, str]:
         env = isolated_git_env(
@@ -436,7 +440,15 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
                 env["HTTP_" + name.upper().replace("-", "_")] = value
         return env
 
-    def _run_backend(self, path: str, query: str, body: IO[bytes], body_bytes: int, user: str | None) -> int:
+    def _run_backend(
+        self,
+        path: str,
+        query: str,
+        body: IO[bytes],
+        body_bytes: int,
+        user: str | None,
+        record: Callable[[int], None],
+    ) -> None:
         env = self._cgi_environment(path, query, body_bytes, user)
         with (
             tempfile.TemporaryFile(prefix="git-http-stderr-") as stderr,
@@ -445,9 +457,8 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
             ) as backend,
         ):
             assert backend.stdout is not None
-            status = 500
             try:
-                status = self._relay_cgi_output(backend.stdout)
+                self._relay_cgi_output(backend.stdout, record)
             except (ConnectionError, TimeoutError):
                 self.close_connection = True
                 backend.kill()
@@ -461,9 +472,8 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
                     log.warning(
                         "git http-backend %s %s exited %s: %s", self.command, path, backend.returncode, errors
                     )
-            return status
 
-    def _relay_cgi_output(self, output: IO[bytes]) -> int:
+    def _relay_cgi_output(self, output: IO[bytes], record: Callable[[int], None]) -> None:
         """Turn the CGI response (headers, blank line, body) into an HTTP/1.1 response."""
         status, reason = 200, "OK"
         headers: list[tuple[str, str]] = []
@@ -478,6 +488,7 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
                 status, reason = int(code), text or reason
             else:
                 headers.append((name, value))
+        record(status)
         self.send_response(status, reason)
         for name, value in headers:
             self.send_header(name, value)
@@ -495,7 +506,6 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
         if not has_length:
             self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
-        return status
 
 
 # --------------------------------------------------------------------------------------------------
@@ -614,7 +624,9 @@ class _SSHServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent(),
+            # Safe enough here: the child only calls prctl(2) before exec, and GitServer.start forks
+            # sshd before it starts its own HTTP thread.
+            preexec_fn=_die_with_parent(),  # noqa: PLW1509
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -838,7 +850,11 @@ class GitServer:
         user = shlex.quote(username if username is not None else self.username)
         secret = shlex.quote(password if password is not None else self.password)
         helper = f"!f() {{ test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' {user} {secret}; }}; f"
-        return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": helper}
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "credential.helper",
+            "GIT_CONFIG_VALUE_0": helper,
+        }
 
     def ssh_command(self, known_hosts: Path | None = None, key: Path | None = None) -> str:
         """A ``GIT_SSH_COMMAND`` with strict host key checking against ``known_hosts``.
@@ -908,7 +924,9 @@ class GitServer:
 
     def rev_parse(self, repo_name: str, ref: str) -> str:
         """The commit a ref (branch, tag, SHA) names in the served repository."""
-        return _run_git("-C", str(self.repo(repo_name).path), "rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+        return _run_git(
+            "-C", str(self.repo(repo_name).path), "rev-parse", "--verify", f"{ref}^{{commit}}"
+        ).strip()
 
     def commit_directory(
         self,
@@ -931,7 +949,9 @@ class GitServer:
             raise NotADirectoryError(source)
 
         def populate(work: Path) -> None:
-            shutil.copytree(source, work, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
+            shutil.copytree(
+                source, work, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git")
+            )
 
         return self._commit(repo_name, populate, message, branch, tag, annotated_tag, replace=True)
 
@@ -977,12 +997,15 @@ class GitServer:
         identity += ["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"]
         with self._commit_lock, tempfile.TemporaryDirectory(dir=self._scratch_dir) as scratch:
             work = Path(scratch) / "work"
-            has_branch = subprocess.run(
-                [GIT, "-C", str(bare), "rev-parse", "--verify", "-q", f"refs/heads/{branch}"],
-                env=isolated_git_env(),
-                capture_output=True,
-                check=False,
-            ).returncode == 0
+            has_branch = (
+                subprocess.run(
+                    [GIT, "-C", str(bare), "rev-parse", "--verify", "-q", f"refs/heads/{branch}"],
+                    env=isolated_git_env(),
+                    capture_output=True,
+                    check=False,
+                ).returncode
+                == 0
+            )
             if has_branch:
                 _run_git("clone", "-q", "--no-tags", "--single-branch", "-b", branch, str(bare), str(work))
             else:
