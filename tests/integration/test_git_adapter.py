@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from argosy.adapters.git import GitClient, GitError, GitErrorKind
+from argosy.adapters.git import GitClient, GitError, GitErrorKind, Scrubber
 from argosy.core.repocreds import credentials_for_url, parse_known_hosts, parse_repository_secrets
 from argosy.model.repository import RepoCredentials
 from tests.support.gitserver import BareRepo, GitServer
@@ -432,3 +432,21 @@ async def test_enable_lfs_on_a_repository_without_lfs_files(
     assert tree.name == f"{resolved.sha}-lfs"
     assert read(tree, "app.yaml") == "lfs: none\n"
     assert client.stats.lfs_fetch == 1
+
+
+def test_scrubber_masks_values_encodings_and_url_passwords() -> None:
+    creds = RepoCredentials(url="https://h/x", username="bot", password="p@ss/w0rd", ssh_private_key=KEY_TEXT)
+    scrub = Scrubber.for_credentials(creds)
+    basic = base64.b64encode(b"bot:p@ss/w0rd").decode()
+    text = (
+        f"pw p@ss/w0rd enc p%40ss%2Fw0rd basic {basic} key-line c2VjcmV0LWtleS1ib2R5 "
+        "https://someone:other-secret@host/x Authorization: Bearer abc.def"
+    )
+    cleaned = scrub(text)
+    for secret in ("p@ss/w0rd", "p%40ss%2Fw0rd", basic, "c2VjcmV0LWtleS1ib2R5", "other-secret", "abc.def"):
+        assert secret not in cleaned
+    assert "https://someone:***@host/x" in cleaned
+    assert Scrubber(["ab"])("xaby") == "x***y"
+
+
+KEY_TEXT = "-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0LWtleS1ib2R5\n-----END OPENSSH PRIVATE KEY-----\n"

@@ -17,7 +17,7 @@ from argosy.model.repository import RepoCredentials, redact_url
 __all__ = ["GitError", "GitErrorKind", "Scrubber", "classify_stderr"]
 
 MASK = "***"
-_MIN_SECRET_LENGTH = 4  # shorter values would mangle ordinary words; they are not real secrets anyway
+_MIN_SECRET_LENGTH = 6
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@\s:]*):(?P<pw>[^/@\s]*)@")
 _AUTH_HEADER = re.compile(r"(Authorization:\s*(?:Basic|Bearer)\s+)\S+", re.IGNORECASE)
 
@@ -41,9 +41,12 @@ class Scrubber:
         for secret in secrets:
             if not secret:
                 continue
-            candidates = {secret, secret.strip(), quote(secret, safe=""), quote(secret)}
-            candidates.update(line.strip() for line in secret.splitlines())
-            values.update(v for v in candidates if len(v) >= _MIN_SECRET_LENGTH)
+            # The value itself is always masked, however short; derived fragments (one line of a
+            # key, encodings) only from a length where they cannot be ordinary words.
+            values.update(v for v in {secret, secret.strip()} if v)
+            derived = {quote(secret, safe=""), quote(secret)}
+            derived.update(line.strip() for line in secret.splitlines())
+            values.update(v for v in derived if len(v) >= _MIN_SECRET_LENGTH)
         self._values = sorted(values, key=len, reverse=True)
 
     @classmethod
