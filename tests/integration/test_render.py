@@ -458,6 +458,7 @@ async def test_directory_recurse_include_exclude(render_tools: RenderTools, tmp_
             "app/b.yml": cm.format("b"),
             "app/c.json": '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}',
             "app/README.md": "not a manifest",
+            "app/values.yaml": "replicaCount: 3\nimage: {tag: latest}\n",  # unrelated YAML: ignored
             "app/sub/d.yaml": cm.format("d"),
             "app/sub/deeper/e.yaml": cm.format("e"),
             "app/skip/f.yaml": cm.format("f"),

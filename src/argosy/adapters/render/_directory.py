@@ -16,6 +16,7 @@ __all__ = ["glob_match", "render_directory"]
 
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _GLOB_FLAGS = fnmatch.BRACE | fnmatch.DOTMATCH
+_RESOURCE_MARKERS = ("apiVersion:", "kind:", "metadata:")
 
 
 def glob_match(pattern: str, relative_path: str) -> bool:
@@ -66,5 +67,7 @@ def render_directory(
         try:
             manifests.extend(parse(text, file=relative))
         except ValueError as exc:
+            if path.suffix != ".json" and not all(marker in text for marker in _RESOURCE_MARKERS):
+                continue  # as Argo CD: an unrelated YAML file (no apiVersion/kind/metadata) is ignored
             raise RenderError(app, str(exc)) from None
     return manifests
