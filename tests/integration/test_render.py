@@ -7,6 +7,7 @@ checked here is documented in docs/rendering.md.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import time
@@ -402,6 +403,23 @@ async def test_chart_from_a_helm_repository(
             None,
             {"repoURL": helm_repository.url, "chart": "hello", "helm": {"valueFiles": ["values-prod.yaml"]}},
         )
+
+
+@pytest.mark.integration
+@pytest.mark.anyio
+async def test_concurrent_renders_do_not_interfere(
+    render_tools: RenderTools, helm_repository: HelmRepoServer
+) -> None:
+    async def one(version: str, app: str) -> RenderResult:
+        source = {"repoURL": helm_repository.url, "chart": "hello", "targetRevision": version}
+        return await render(render_tools, None, source, app=app)
+
+    results = await asyncio.gather(*(one(v, f"app{i}") for i, v in enumerate(["1.0.0", "1.1.0"] * 3)))
+    tags = [
+        by_kind(r)[("Deployment", f"app{i}-web")]["metadata"]["annotations"]["tag"]
+        for i, r in enumerate(results)
+    ]
+    assert tags == ["1.0", "1.1"] * 3
 
 
 @pytest.fixture(scope="module")

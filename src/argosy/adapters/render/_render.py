@@ -338,7 +338,8 @@ async def _helm(
         assert app_dir is not None
         argv.append(".")
         cwd = app_dir
-    argv += ["--namespace", helm.namespace or namespace]
+    if helm.namespace or namespace:
+        argv += ["--namespace", helm.namespace or namespace]
     kube = helm.kube_version or kube_version
     if kube:
         argv += ["--kube-version", kube]
