@@ -1,0 +1,181 @@
+"""managedFields: decode ``fieldsV1`` sets into paths and attribute changed fields to managers.
+
+``fieldsV1`` is a trie: ``f:<name>`` is a map field, ``k:<json>`` a list item by key fields,
+``v:<json>`` a set item by value, ``i:<n>`` a list item by index, and ``.`` the node itself.
+An empty ``{}`` child is a leaf the manager owns. :func:`decode_fields_v1` returns the owned leaf
+paths and the owned nodes (``.``) separately.
+
+Attribution (:func:`attribute`) for a changed path, resolved in the live object, looks for, in order:
+
+1. managers owning exactly that path (leaf or ``.``);
+2. a manager owning an ancestor leaf (an atomic map or list written as a whole, e.g. ``f:args: {}``);
+3. managers owning fields below the path (the change replaces a whole subtree);
+4. a manager owning an ancestor node (``.``).
+
+A list item that live does not have (added by the desired state) resolves to its list, and only
+steps 1, 2 and 4 apply to it.
+
+Among several candidates at one step the most recent ``time`` wins (RFC 3339 text compares in
+order); a tie goes to the later entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from argosy.core.diff.paths import ConcretePath, FieldPath, ItemKey, ItemValue, Segment, resolve
+
+__all__ = [
+    "DecodedFields",
+    "FieldManager",
+    "ManagedFieldsEntry",
+    "ManagedFieldsError",
+    "attribute",
+    "decode_fields_v1",
+    "managed_fields",
+]
+
+
+class ManagedFieldsError(ValueError):
+    """A ``fieldsV1`` key that is not ``f:``, ``k:``, ``v:``, ``i:`` or ``.``."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedFields:
+    leaves: frozenset[FieldPath]
+    nodes: frozenset[FieldPath]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldManager:
+    """Who last wrote a field: the managedFields entry's manager, operation and time."""
+
+    manager: str
+    operation: str
+    time: str | None = None
+    subresource: str | None = None
+    api_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedFieldsEntry:
+    owner: FieldManager
+    fields: DecodedFields
+
+
+def _decode_key(key: str) -> Segment:
+    if key.startswith("f:"):
+        return key[2:]
+    try:
+        if key.startswith("k:"):
+            loaded = json.loads(key[2:])
+            if not isinstance(loaded, dict):
+                raise ManagedFieldsError(f"fieldsV1 key {key!r}: k: needs a JSON object")
+            return ItemKey(tuple(sorted(loaded.items())))
+        if key.startswith("v:"):
+            return ItemValue(json.loads(key[2:]))
+    except json.JSONDecodeError as exc:
+        raise ManagedFieldsError(f"fieldsV1 key {key!r}: invalid JSON ({exc.msg})") from None
+    if key.startswith("i:") and key[2:].isdigit():
+        return int(key[2:])
+    raise ManagedFieldsError(f"fieldsV1 key {key!r}: expected f:<name>, k:<json>, v:<json>, i:<n> or '.'")
+
+
+def decode_fields_v1(fields: Mapping[str, Any]) -> DecodedFields:
+    """Decode a ``fieldsV1`` trie into owned leaf paths and owned node paths."""
+    leaves: set[FieldPath] = set()
+    nodes: set[FieldPath] = set()
+    stack: list[tuple[FieldPath, Mapping[str, Any]]] = [((), fields)]
+    while stack:
+        prefix, trie = stack.pop()
+        for key, child in trie.items():
+            if key == ".":
+                nodes.add(prefix)
+                continue
+            path = (*prefix, _decode_key(key))
+            if isinstance(child, Mapping) and child:
+                stack.append((path, child))
+            else:
+                leaves.add(path)
+    return DecodedFields(frozenset(leaves), frozenset(nodes))
+
+
+def managed_fields(obj: Mapping[str, Any]) -> list[ManagedFieldsEntry]:
+    """The decoded ``metadata.managedFields`` entries of an object (non-``FieldsV1`` ones skipped)."""
+    metadata = obj.get("metadata")
+    raw = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
+    out: list[ManagedFieldsEntry] = []
+    for entry in raw if isinstance(raw, list) else []:
+        if not isinstance(entry, Mapping) or entry.get("fieldsType", "FieldsV1") != "FieldsV1":
+            continue
+        trie = entry.get("fieldsV1")
+        owner = FieldManager(
+            manager=str(entry.get("manager") or ""),
+            operation=str(entry.get("operation") or ""),
+            time=str(entry["time"]) if entry.get("time") else None,
+            subresource=str(entry["subresource"]) if entry.get("subresource") else None,
+            api_version=str(entry["apiVersion"]) if entry.get("apiVersion") else None,
+        )
+        out.append(ManagedFieldsEntry(owner, decode_fields_v1(trie if isinstance(trie, Mapping) else {})))
+    return out
+
+
+def _resolve_prefix(obj: Any, path: Sequence[Segment]) -> ConcretePath:
+    """The concrete form of the longest prefix of ``path`` that resolves in ``obj``."""
+    for end in range(len(path), -1, -1):
+        concrete = resolve(obj, path[:end])
+        if concrete is not None:
+            return concrete
+    return ()
+
+
+def _latest(candidates: list[tuple[int, FieldManager]]) -> FieldManager | None:
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: (c[1].time or "", c[0]))[1]
+
+
+def attribute(
+    live: Mapping[str, Any],
+    path: Sequence[Segment],
+    entries: Sequence[ManagedFieldsEntry] | None = None,
+) -> FieldManager | None:
+    """The field manager that last wrote ``path`` in ``live`` (see the module docstring)."""
+    if entries is None:
+        entries = managed_fields(live)
+    if not entries:
+        return None
+    full = resolve(live, path)
+    target = full if full is not None else _resolve_prefix(live, path)
+    exact: list[tuple[int, FieldManager]] = []
+    ancestor_leaf: list[tuple[int, int, FieldManager]] = []
+    below: list[tuple[int, FieldManager]] = []
+    ancestor_node: list[tuple[int, int, FieldManager]] = []
+    n = len(target)
+    for order, entry in enumerate(entries):
+        for kind, paths in (("leaf", entry.fields.leaves), ("node", entry.fields.nodes)):
+            for owned in paths:
+                concrete = resolve(live, owned)
+                if concrete is None:
+                    continue
+                if concrete == target:
+                    exact.append((order, entry.owner))
+                elif len(concrete) < n and target[: len(concrete)] == concrete:
+                    bucket = ancestor_leaf if kind == "leaf" else ancestor_node
+                    bucket.append((len(concrete), order, entry.owner))
+                elif len(concrete) > n and concrete[:n] == target:
+                    below.append((order, entry.owner))
+    if exact:
+        return _latest(exact)
+    if ancestor_leaf:
+        depth = max(d for d, _, _ in ancestor_leaf)
+        return _latest([(o, m) for d, o, m in ancestor_leaf if d == depth])
+    if below and full is not None:
+        return _latest(below)
+    if ancestor_node:
+        depth = max(d for d, _, _ in ancestor_node)
+        return _latest([(o, m) for d, o, m in ancestor_node if d == depth])
+    return None

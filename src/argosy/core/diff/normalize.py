@@ -1,0 +1,129 @@
+"""Normalization before comparing: what Argo CD strips or canonicalizes on both sides.
+
+* ``status`` is dropped (``StatusComparison.ALL``, Argo CD's default), only for CRD objects
+  (``CRD``) or never (``NONE``): argocd-cm ``resource.compareoptions.ignoreResourceStatusField``.
+* Server-managed metadata is dropped: ``uid``, ``resourceVersion``, ``generation``,
+  ``creationTimestamp``, ``managedFields``, ``selfLink``, ``deletionTimestamp``,
+  ``deletionGracePeriodSeconds``; and the ``kubectl.kubernetes.io/last-applied-configuration``
+  annotation, Argo CD's ``tracking-id`` and ``installation-id`` annotations and, with label tracking,
+  the tracking label. Empty ``labels``/``annotations`` maps are removed.
+* Secrets: ``stringData`` is merged into ``data`` (base64 of the UTF-8 text; ``stringData`` wins,
+  as in the API server) and ``null`` data values become ``""``.
+
+``ownerReferences`` are left alone: desired manifests do not set them, so the merge keeps live's.
+Value-level equivalences (quantities, ports, empty vs missing) are applied by the comparison, so
+the normalized objects keep the user's spelling.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+import yaml
+
+from argosy.model.annotations import ANNOTATION_KUBECTL_LAST_APPLIED, ANNOTATION_TRACKING_ID
+from argosy.model.resources import group_of_api_version
+
+__all__ = [
+    "ANNOTATION_INSTALLATION_ID",
+    "SERVER_MANAGED_METADATA",
+    "StatusComparison",
+    "normalize",
+    "parse_compare_options",
+    "secret_string_data_to_data",
+]
+
+ANNOTATION_INSTALLATION_ID = "argocd.argoproj.io/installation-id"
+SERVER_MANAGED_METADATA = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+
+
+class StatusComparison(StrEnum):
+    """Which objects' ``status`` is ignored (``ignoreResourceStatusField``)."""
+
+    ALL = "all"
+    CRD = "crd"
+    NONE = "none"
+
+
+def parse_compare_options(cm_data: Mapping[str, str]) -> StatusComparison:
+    """Read ``resource.compareoptions`` (YAML) from argocd-cm data; default ``all``."""
+    text = cm_data.get("resource.compareoptions")
+    if not text:
+        return StatusComparison.ALL
+    loaded = yaml.safe_load(text)
+    value = loaded.get("ignoreResourceStatusField") if isinstance(loaded, dict) else None
+    if value is None or value == "":
+        return StatusComparison.ALL
+    try:
+        return StatusComparison(str(value).lower())
+    except ValueError:
+        raise ValueError(
+            f"resource.compareoptions: ignoreResourceStatusField {value!r} is not one of all, crd, none"
+        ) from None
+
+
+def is_secret_obj(obj: Mapping[str, Any]) -> bool:
+    return obj.get("kind") == "Secret" and group_of_api_version(str(obj.get("apiVersion") or "v1")) == ""
+
+
+def secret_string_data_to_data(obj: dict[str, Any]) -> dict[str, Any]:
+    """Merge a Secret's ``stringData`` into base64 ``data`` in place and return the object."""
+    string_data = obj.pop("stringData", None)
+    data = obj.get("data")
+    if not isinstance(data, dict):
+        data = {}
+    if isinstance(string_data, Mapping):
+        for key, value in string_data.items():
+            text = "" if value is None else str(value)
+            data[str(key)] = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    for key, value in list(data.items()):
+        if value is None:
+            data[key] = ""
+    if data or "data" in obj:
+        obj["data"] = data
+    return obj
+
+
+def normalize(
+    obj: Mapping[str, Any],
+    *,
+    status: StatusComparison = StatusComparison.ALL,
+    tracking_label: str | None = None,
+) -> dict[str, Any]:
+    """A normalized deep copy of ``obj`` (the input is not modified)."""
+    out: dict[str, Any] = copy.deepcopy(dict(obj))
+    is_crd = out.get("kind") == "CustomResourceDefinition" and group_of_api_version(
+        str(out.get("apiVersion") or "")
+    ) == ("apiextensions.k8s.io")
+    if status is StatusComparison.ALL or (status is StatusComparison.CRD and is_crd):
+        out.pop("status", None)
+    metadata = out.get("metadata")
+    if isinstance(metadata, dict):
+        for name in SERVER_MANAGED_METADATA:
+            metadata.pop(name, None)
+        annotations = metadata.get("annotations")
+        if isinstance(annotations, dict):
+            for name in (ANNOTATION_KUBECTL_LAST_APPLIED, ANNOTATION_TRACKING_ID, ANNOTATION_INSTALLATION_ID):
+                annotations.pop(name, None)
+        labels = metadata.get("labels")
+        if tracking_label and isinstance(labels, dict):
+            labels.pop(tracking_label, None)
+        for name in ("annotations", "labels"):
+            if name in metadata and not metadata[name]:
+                del metadata[name]
+    if is_secret_obj(out):
+        secret_string_data_to_data(out)
+    return out

@@ -1,0 +1,63 @@
+"""Three-way prediction of the live object after an apply (client-side apply semantics).
+
+``predict_live(desired, live, last_applied)`` starts from ``live`` and:
+
+* sets every field the desired object mentions (maps merge recursively; a ``null`` deletes);
+* deletes fields that ``last_applied`` had but ``desired`` no longer has (we owned them);
+* keeps every other live field (server defaults, other controllers' fields);
+* merges lists of maps by their merge key (``name``, ``containerPort``, ``mountPath``...; see
+  :data:`argosy.core.diff.paths.KEY_CANDIDATES`) like a strategic merge: desired items in desired
+  order, then live-only items that were not in ``last_applied``. Other lists are replaced whole.
+
+With ``last_applied=None`` this is Argo CD's two-way diff: nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from argosy.core.diff.paths import merge_key
+
+__all__ = ["predict_live"]
+
+
+def predict_live(
+    desired: Mapping[str, Any], live: Mapping[str, Any], last_applied: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The predicted live object (a new dict; the inputs are not modified)."""
+    result = _merge(None, desired, live, last_applied)
+    return result if isinstance(result, dict) else {}
+
+
+def _merge(field: str | None, desired: Any, live: Any, last: Any) -> Any:
+    if isinstance(desired, Mapping) and isinstance(live, Mapping):
+        out: dict[str, Any] = copy.deepcopy(dict(live))
+        last_map = last if isinstance(last, Mapping) else {}
+        for key, value in desired.items():
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = _merge(key, value, live.get(key), last_map.get(key))
+        for key in last_map:
+            if key not in desired:
+                out.pop(key, None)
+        return out
+    if isinstance(desired, list) and isinstance(live, list):
+        last_list = last if isinstance(last, list) else []
+        key = merge_key(field, [desired, live, last_list])
+        if key is None:
+            return copy.deepcopy(desired)
+        live_by = {item[key]: item for item in live}
+        last_keys = {item[key] for item in last_list}
+        last_by = {item[key]: item for item in last_list}
+        desired_keys = {item[key] for item in desired}
+        merged = [_merge(None, item, live_by.get(item[key]), last_by.get(item[key])) for item in desired]
+        merged += [
+            copy.deepcopy(item)
+            for item in live
+            if item[key] not in desired_keys and item[key] not in last_keys
+        ]
+        return merged
+    return copy.deepcopy(desired)
