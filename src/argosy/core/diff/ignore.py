@@ -100,15 +100,18 @@ class IgnoreRule:
                 raise IgnoreRuleError(f"{where}: {name} must be a list of strings")
             return tuple(value)
 
-        return cls(
-            group=str(entry.get("group") or ""),
-            kind=str(entry.get("kind") or "*"),
-            name=str(entry.get("name") or ""),
-            namespace=str(entry.get("namespace") or ""),
-            json_pointers=strings("jsonPointers"),
-            jq_path_expressions=strings("jqPathExpressions"),
-            managed_fields_managers=strings("managedFieldsManagers"),
-        )
+        try:
+            return cls(
+                group=str(entry.get("group") or ""),
+                kind=str(entry.get("kind") or "*"),
+                name=str(entry.get("name") or ""),
+                namespace=str(entry.get("namespace") or ""),
+                json_pointers=strings("jsonPointers"),
+                jq_path_expressions=strings("jqPathExpressions"),
+                managed_fields_managers=strings("managedFieldsManagers"),
+            )
+        except IgnoreRuleError as exc:
+            raise IgnoreRuleError(f"{where}: {exc}") from None
 
 
 def parse_app_ignore_differences(entries: Any) -> tuple[IgnoreRule, ...]:
