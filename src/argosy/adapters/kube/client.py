@@ -14,7 +14,7 @@ import binascii
 import builtins
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
@@ -86,8 +86,9 @@ def _secret_values(obj: Mapping[str, Any] | None) -> list[str]:
 class KubeClient:
     """Async client for one apiserver. Use as ``async with KubeClient(config) as kube``.
 
-    ``transport`` replaces the network (tests pass ``httpx.MockTransport``). ``http2`` multiplexes
-    every request and watch over one TLS connection (needs the ``h2`` package).
+    ``transport`` replaces the network (tests pass ``httpx.MockTransport``). ``http2`` is off by
+    default: with httpx/httpcore's HTTP/2 (``h2``), several concurrent watch streams on one
+    connection stopped delivering events (see docs/kube.md); HTTP/1.1 uses one connection per watch.
     """
 
     def __init__(
@@ -96,7 +97,7 @@ class KubeClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
-        http2: bool = True,
+        http2: bool = False,
         user_agent: str = "argosy",
         discovery_concurrency: int = 16,
     ) -> None:
@@ -364,7 +365,7 @@ class KubeClient:
         field_selector: str | None = None,
         timeout_seconds: int = 300,
         allow_bookmarks: bool = True,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Stream watch events until the server ends the watch (after ``timeout_seconds``).
 
         An expired ``resource_version`` raises :class:`~argosy.adapters.kube.errors.Gone` (either
