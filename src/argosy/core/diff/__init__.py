@@ -38,6 +38,7 @@ from argosy.core.diff.managedfields import (
     ManagedFieldsEntry,
     ManagedFieldsError,
     attribute,
+    attribute_all,
     decode_fields_v1,
     managed_fields,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "StatusComparison",
     "apply_ignore_rules",
     "attribute",
+    "attribute_all",
     "compare",
     "compile_jq",
     "decode_fields_v1",

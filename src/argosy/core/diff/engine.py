@@ -29,7 +29,7 @@ from argosy.core.diff.managedfields import (
     FieldManager,
     ManagedFieldsEntry,
     ManagedFieldsError,
-    attribute,
+    attribute_all,
     managed_fields,
 )
 from argosy.core.diff.masking import SecretMasker, is_secret
@@ -220,15 +220,10 @@ def diff(
             entries = managed_fields(live)
         except ManagedFieldsError:
             entries = []
+    owners = attribute_all(live, [c.path for c in raw], entries) if entries else [None] * len(raw)
     changes = [
-        FieldChange(
-            format_path(c.path),
-            c.before,
-            c.after,
-            c.path,
-            attribute(live, c.path, entries) if entries else None,
-        )
-        for c in raw
+        FieldChange(format_path(c.path), c.before, c.after, c.path, owner)
+        for c, owner in zip(raw, owners, strict=True)
     ]
     return finish(ResourceDiff(key, bool(changes), changes, normalized_live, predicted, strategy))
 

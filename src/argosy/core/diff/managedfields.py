@@ -34,6 +34,7 @@ __all__ = [
     "ManagedFieldsEntry",
     "ManagedFieldsError",
     "attribute",
+    "attribute_all",
     "decode_fields_v1",
     "managed_fields",
 ]
@@ -138,16 +139,44 @@ def _latest(candidates: list[tuple[int, FieldManager]]) -> FieldManager | None:
     return max(candidates, key=lambda c: (c[1].time or "", c[0]))[1]
 
 
+_Owned = tuple[str, ConcretePath, int, FieldManager]
+
+
+def _owned_paths(live: Mapping[str, Any], entries: Sequence[ManagedFieldsEntry]) -> list[_Owned]:
+    out: list[_Owned] = []
+    for order, entry in enumerate(entries):
+        for kind, paths in (("leaf", entry.fields.leaves), ("node", entry.fields.nodes)):
+            for owned in paths:
+                concrete = resolve(live, owned)
+                if concrete is not None:
+                    out.append((kind, concrete, order, entry.owner))
+    return out
+
+
 def attribute(
     live: Mapping[str, Any],
     path: Sequence[Segment],
     entries: Sequence[ManagedFieldsEntry] | None = None,
 ) -> FieldManager | None:
     """The field manager that last wrote ``path`` in ``live`` (see the module docstring)."""
+    return attribute_all(live, [path], entries)[0]
+
+
+def attribute_all(
+    live: Mapping[str, Any],
+    paths: Sequence[Sequence[Segment]],
+    entries: Sequence[ManagedFieldsEntry] | None = None,
+) -> list[FieldManager | None]:
+    """:func:`attribute` for many paths, resolving the managedFields once."""
     if entries is None:
         entries = managed_fields(live)
-    if not entries:
-        return None
+    owned = _owned_paths(live, entries) if entries else []
+    return [_attribute_one(live, path, owned) if owned else None for path in paths]
+
+
+def _attribute_one(
+    live: Mapping[str, Any], path: Sequence[Segment], owned: list[_Owned]
+) -> FieldManager | None:
     full = resolve(live, path)
     target = full if full is not None else _resolve_prefix(live, path)
     exact: list[tuple[int, FieldManager]] = []
@@ -155,19 +184,14 @@ def attribute(
     below: list[tuple[int, FieldManager]] = []
     ancestor_node: list[tuple[int, int, FieldManager]] = []
     n = len(target)
-    for order, entry in enumerate(entries):
-        for kind, paths in (("leaf", entry.fields.leaves), ("node", entry.fields.nodes)):
-            for owned in paths:
-                concrete = resolve(live, owned)
-                if concrete is None:
-                    continue
-                if concrete == target:
-                    exact.append((order, entry.owner))
-                elif len(concrete) < n and target[: len(concrete)] == concrete:
-                    bucket = ancestor_leaf if kind == "leaf" else ancestor_node
-                    bucket.append((len(concrete), order, entry.owner))
-                elif len(concrete) > n and concrete[:n] == target:
-                    below.append((order, entry.owner))
+    for kind, concrete, order, owner in owned:
+        if concrete == target:
+            exact.append((order, owner))
+        elif len(concrete) < n and target[: len(concrete)] == concrete:
+            bucket = ancestor_leaf if kind == "leaf" else ancestor_node
+            bucket.append((len(concrete), order, owner))
+        elif len(concrete) > n and concrete[:n] == target:
+            below.append((order, owner))
     if exact:
         return _latest(exact)
     if ancestor_leaf:
