@@ -12,7 +12,7 @@ and templates (:func:`template_helpers` exposes them as dicts of callables, whic
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -177,11 +177,21 @@ def expr_env(app: Mapping[str, Any], *, now: datetime, repo: RepoData | None = N
     }
 
 
+def _plain_function(method: Callable[..., object]) -> Callable[..., object]:
+    # gotpl invokes a *bound method* found as a map value on field access (Go returns the func
+    # value, for ``call`` to invoke); a plain function is left alone, so wrap each method.
+    def function(*args: object) -> object:
+        return method(*args)
+
+    function.__name__ = getattr(method, "__name__", "helper")
+    return function
+
+
 def _callables(obj: ExprObject) -> dict[str, object]:
     out: dict[str, object] = {}
     for name in sorted(obj.EXPORTED):
         value = getattr(obj, name)
-        out[name] = value
+        out[name] = _plain_function(value) if callable(value) else value
     return out
 
 
