@@ -417,7 +417,9 @@ async def test_insecure_https_disables_tls_verification(
     creds = RepoCredentials(
         url=git_repo.http_url, username=git_server.username, password=git_server.password, insecure=True
     )
-    await client.resolve(git_repo.http_url, "main", creds)
+    # ls-remote over HTTP runs in process; fetching still runs git, which must get the setting.
+    sha = git_repo.rev_parse("main")
+    await client.fetch(git_repo.http_url, sha, creds)
     assert ("http.sslVerify", "false") in config_pairs((record / "env").read_text())
 
 

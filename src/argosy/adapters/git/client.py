@@ -28,6 +28,7 @@ import re
 import shlex
 import shutil
 import signal
+import ssl
 import stat
 import tempfile
 import time
@@ -37,6 +38,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from argosy.adapters.git import smarthttp
 from argosy.adapters.git.errors import (
     UNADVERTISED,
     GitError,
@@ -108,6 +110,12 @@ class _Result:
     returncode: int
     stdout: str
     stderr: str
+
+
+def _url_has_userinfo(url: str) -> bool:
+    """A ``user:password@`` in the URL: leave those to git, which knows how to use them."""
+    rest = url.split("://", 1)[1]
+    return "@" in rest.split("/", 1)[0]
 
 
 def _write_private(path: Path, content: str) -> None:
@@ -194,6 +202,7 @@ class GitClient:
             weakref.WeakKeyDictionary()
         )
         self._tls_files: dict[str, Path] = {}
+        self._ssl_contexts: dict[str, ssl.SSLContext] = {}
         for sub in ("repos", "checkouts", "locks", "ssh", "tls", "tmp"):
             (self.cache_root / sub).mkdir(parents=True, exist_ok=True)
         self.set_known_hosts(known_hosts)
@@ -224,6 +233,7 @@ class GitClient:
             if stale.stem not in files:
                 stale.unlink(missing_ok=True)
         self._tls_files = files
+        self._ssl_contexts.clear()  # a CA file may have new content under the same name
 
     # -- paths and locks -------------------------------------------------------------------------
 
@@ -440,8 +450,48 @@ class GitClient:
         with self._invocation(url, creds) as inv:
             return await self._ls_remote(url, inv)
 
+    def _smart_http_settings(
+        self, url: str, inv: _Invocation
+    ) -> tuple[dict[str, str], ssl.SSLContext | bool] | None:
+        """Headers and TLS verification for an in-process ls-remote, from the same settings the CLI
+        would get; ``None`` when something only the CLI handles is configured (client certificates,
+        proxies, other ``http.*`` options)."""
+        if not url.startswith(("https://", "http://")) or _url_has_userinfo(url):
+            return None
+        headers: dict[str, str] = {"Git-Protocol": "version=0", "User-Agent": "git/argosy"}
+        verify: ssl.SSLContext | bool = True
+        ca_file: str | None = None
+        for key, value in inv.config:
+            lowered = key.lower()
+            if lowered == "http.extraheader":
+                name, _, header_value = value.partition(":")
+                headers[name.strip()] = header_value.strip()
+            elif lowered == "http.sslverify":
+                verify = value.lower() not in ("false", "0", "no", "off")
+            elif lowered == "http.sslcainfo":
+                ca_file = value
+            elif lowered.startswith("http."):
+                return None
+        if verify is True and url.startswith("https://"):
+            cache_key = ca_file or ""
+            context = self._ssl_contexts.get(cache_key)
+            if context is None:
+                # Loading the CA bundle costs milliseconds: build each context once.
+                context = ssl.create_default_context(cafile=ca_file)
+                self._ssl_contexts[cache_key] = context
+            verify = context
+        return headers, verify
+
     async def _ls_remote(self, url: str, inv: _Invocation) -> dict[str, str]:
         self.stats.ls_remote += 1
+        settings = self._smart_http_settings(url, inv)
+        if settings is not None:
+            headers, verify = settings
+            advertised = await smarthttp.ls_remote(
+                url, headers=headers, verify=verify, timeout=self.timeout, scrub=inv.scrub
+            )
+            if advertised is not None:
+                return advertised
         result = await self._run(["ls-remote", "--", strip_url_password(url)], url=url, inv=inv)
         if result.returncode != 0:
             raise self._fail(url, result, inv, "ls-remote")

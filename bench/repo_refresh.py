@@ -1,0 +1,89 @@
+"""Warm refresh of an unchanged 200-manifest source against a cold render of the same.
+
+Cold: an empty Git cache, so ls-remote + fetch + checkout + render (directory of 200 manifests,
+and a Kustomize variant). Warm: a refresh of the same branch (`refresh=True`), which costs one
+ls-remote and a cache hit. Target: warm <= 50 ms. Prints both figures and their ratio.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from argosy.adapters.git import GitClient
+from argosy.adapters.localcluster import toolchain
+from argosy.adapters.render import RenderTools, render_source
+from argosy.core.manifests import parse_manifests
+from argosy.model.repository import RepoCredentials
+from argosy.model.source import ApplicationSource
+from argosy.services.repo import DesiredStateRequest, RepoService
+from tests.support.gitserver import GitServer
+
+FILES = 200
+WARM_RUNS = 30
+
+
+def config_map(i: int) -> str:
+    return (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings-{i:03d}\n"
+        f"data:\n  index: '{i}'\n  payload: {'x' * 512}\n"
+    )
+
+
+def measure(label: str, path: str, server: GitServer, repo_url: str, tools: RenderTools, tmp: Path) -> None:
+    creds = RepoCredentials(url=repo_url, username=server.username, password=server.token)
+    render = functools.partial(render_source, tools=tools, parse=parse_manifests)
+    source = ApplicationSource.from_dict({"repoURL": repo_url, "targetRevision": "main", "path": path})
+    request = DesiredStateRequest(app_name="bench", namespace="bench", sources=(source,))
+
+    cold_times = []
+    for run in range(3):
+        git = GitClient(tmp / f"{label}-cold-{run}")
+        service = RepoService(git, render, tool_versions={}, credentials=lambda _u: creds)
+        started = time.perf_counter()
+        state = anyio.run(service.desired_state, request)
+        cold_times.append(time.perf_counter() - started)
+        assert len(state.manifests) == FILES and not state.from_cache
+
+    warm_times = []
+    for _ in range(WARM_RUNS):
+        started = time.perf_counter()
+        state = anyio.run(functools.partial(service.desired_state, request, refresh=True))
+        warm_times.append(time.perf_counter() - started)
+        assert state.from_cache
+    cold = statistics.median(cold_times)
+    warm = statistics.median(warm_times)
+    print(f"{label}: cold render (median of 3) {cold * 1000:.0f} ms")
+    print(f"{label}: warm refresh, one ls-remote + cache hit (median of {WARM_RUNS}) {warm * 1000:.1f} ms")
+    verdict = "met" if warm <= 0.05 else "missed"
+    print(f"{label}: warm / cold = {warm / cold:.3f} (target warm <= 50 ms: {verdict})")
+
+
+def main() -> None:
+    built = toolchain.ensure_toolchain(lambda m: print(m, file=sys.stderr))
+    tools = RenderTools(helm=built.binary("helm"), kubectl=built.binary("kubectl"))
+    with tempfile.TemporaryDirectory() as tmp_name, GitServer(Path(tmp_name) / "server") as server:
+        tmp = Path(tmp_name)
+        repo = server.create_repo("bench-200")
+        files = {f"manifests/cm-{i:03d}.yaml": config_map(i) for i in range(FILES)}
+        # Kustomize loads files only from below the kustomization, so the variant has its own copies.
+        files |= {f"kustomized/cm-{i:03d}.yaml": config_map(i) for i in range(FILES)}
+        files["kustomized/kustomization.yaml"] = "resources:\n" + "".join(
+            f"- cm-{i:03d}.yaml\n" for i in range(FILES)
+        )
+        repo.commit_files(files, "200 manifests")
+        measure("directory", "manifests", server, repo.http_url, tools, tmp)
+        measure("kustomize", "kustomized", server, repo.http_url, tools, tmp)
+
+
+if __name__ == "__main__":
+    main()
