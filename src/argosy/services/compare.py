@@ -1,0 +1,268 @@
+"""The compare service: desired manifests vs live objects -> sync status, diffs and health.
+
+``compare_app`` pairs desired manifests and live objects by :class:`ResourceKey`, diffs each pair
+with :func:`argosy.core.diff.diff` and assesses health with :func:`argosy.core.health.assess`:
+
+* **Live objects** come from ``live`` (the app's tracked objects, e.g. a live-cache snapshot, which
+  also reveals orphans to prune), else from ``live_lookup(key)`` (sync or async callable), else
+  from a GET through the :class:`~argosy.ports.kube.Kube` port.
+* **Server-side diff** by default: a server-side apply dry-run (``dryRun=All``, force, our field
+  manager) predicts the live object after a sync. If the dry-run fails, the three-way diff is used
+  and ``ResourceStatus.note`` says why. Creations and deletions are never dry-run.
+* Hooks and ``Skip`` resources do not count. Live objects that are not desired require pruning
+  and make the app OutOfSync, unless annotated ``compare-options: IgnoreExtraneous``.
+* Every change carries its field path and the field manager that last wrote it (from the live
+  object's managedFields), so drift says who made it.
+* Secrets are masked by the core diff; nothing here keeps a raw live or desired object in the
+  result, so ``CompareResult.to_dict()`` is safe to store and show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from argosy.core.diff import DiffMode, DiffOptions, IgnoreRule, ResourceDiff, StatusComparison, diff
+from argosy.core.health import HealthOverrides, ResourceHealth, aggregate, assess
+from argosy.core.plan import CLUSTER_SCOPED_KINDS
+from argosy.model import annotations as ann
+from argosy.model.health import HealthResult, HealthStatus
+from argosy.model.resources import ResourceKey
+from argosy.ports.kube import Kube, is_not_found
+from argosy.services.sync import FIELD_MANAGER, prepare_manifest
+
+__all__ = [
+    "CompareResult",
+    "CompareSettings",
+    "LiveLookup",
+    "ResourceStatus",
+    "SyncStatus",
+    "compare_app",
+    "resource_key",
+]
+
+LiveLookup = Callable[[ResourceKey], "Mapping[str, Any] | Awaitable[Mapping[str, Any] | None] | None"]
+IGNORE_HEALTHCHECK = "argocd.argoproj.io/ignore-healthcheck"
+
+
+class SyncStatus(StrEnum):
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class CompareSettings:
+    app_name: str = ""
+    """Sets the tracking-id annotation on the dry-run object, as the sync would."""
+    field_manager: str = FIELD_MANAGER
+    server_side_diff: bool = True
+    ignore_rules: tuple[IgnoreRule, ...] = ()
+    status: StatusComparison = StatusComparison.ALL
+    default_namespace: str = ""
+    """Namespace for namespaced manifests that omit it (the app's destination)."""
+    concurrency: int = 32
+    health_overrides: HealthOverrides | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceStatus:
+    """One managed resource: its sync status, health and (masked) diff."""
+
+    key: ResourceKey
+    status: SyncStatus
+    health: HealthResult | None
+    diff: ResourceDiff | None = field(repr=False, default=None)
+    requires_pruning: bool = False
+    ignore_extraneous: bool = False
+    note: str = ""
+
+    @property
+    def drift(self) -> tuple[tuple[str, str | None], ...]:
+        """``(field path, manager that last wrote the live value)`` for each changed field."""
+        if self.diff is None:
+            return ()
+        return tuple((c.path, c.manager.manager if c.manager else None) for c in self.diff.changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key.format(),
+            "status": str(self.status),
+            "health": (
+                {"status": str(self.health.status), "message": self.health.message} if self.health else None
+            ),
+            "requiresPruning": self.requires_pruning,
+            "note": self.note,
+            "diff": self.diff.as_dict() if self.diff is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CompareResult:
+    sync_status: SyncStatus
+    health: HealthResult
+    resources: tuple[ResourceStatus, ...]
+
+    def resource(self, key: ResourceKey) -> ResourceStatus:
+        for res in self.resources:
+            if res.key == key:
+                return res
+        raise KeyError(key.format())
+
+    @property
+    def out_of_sync(self) -> tuple[ResourceStatus, ...]:
+        return tuple(r for r in self.resources if r.status is SyncStatus.OUT_OF_SYNC)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "syncStatus": str(self.sync_status),
+            "health": {"status": str(self.health.status), "message": self.health.message},
+            "resources": [r.to_dict() for r in self.resources],
+        }
+
+
+def resource_key(manifest: Mapping[str, Any], default_namespace: str = "") -> ResourceKey:
+    """The key of a manifest; namespaced kinds without a namespace get ``default_namespace``."""
+    key = ResourceKey.from_manifest(manifest)
+    if not key.namespace and default_namespace and key.group_kind not in CLUSTER_SCOPED_KINDS:
+        key = ResourceKey(key.group, key.kind, default_namespace, key.name)
+    return key
+
+
+def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (obj.get("metadata") or {}).get("annotations") or {}
+
+
+def _compare_options(obj: Mapping[str, Any]) -> set[str]:
+    raw = str(_annotations(obj).get(ann.ANNOTATION_COMPARE_OPTIONS) or "")
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _counts(obj: Mapping[str, Any]) -> bool:
+    """Whether a manifest takes part in the sync status (not a hook, not Skip)."""
+    info = ann.hook_info({str(k): str(v) for k, v in _annotations(obj).items()})
+    return not info.is_hook and not info.skip
+
+
+async def compare_app(
+    kube: Kube,
+    desired: Iterable[Mapping[str, Any]],
+    *,
+    live: Iterable[Mapping[str, Any]] | None = None,
+    live_lookup: LiveLookup | None = None,
+    settings: CompareSettings | None = None,
+) -> CompareResult:
+    """Compare an app's desired manifests with the cluster (see the module docstring)."""
+    settings = settings or CompareSettings()
+    semaphore = asyncio.Semaphore(max(1, settings.concurrency))
+    wanted: dict[ResourceKey, Mapping[str, Any]] = {}
+    for manifest in desired:
+        if _counts(manifest):
+            wanted[resource_key(manifest, settings.default_namespace)] = manifest
+    known: dict[ResourceKey, Mapping[str, Any]] = {}
+    for obj in live or ():
+        if _counts(obj):
+            known[ResourceKey.from_manifest(obj)] = obj
+
+    async def fetch(key: ResourceKey, manifest: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        if key in known:
+            return known[key]
+        if live_lookup is not None:
+            found = live_lookup(key)
+            if inspect.isawaitable(found):
+                found = await found
+            return found
+        try:
+            async with semaphore:
+                return await kube.get(
+                    str(manifest.get("apiVersion") or ""), key.kind, key.name, key.namespace or None
+                )
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+
+    async def one(key: ResourceKey) -> ResourceStatus:
+        manifest = wanted.get(key)
+        if manifest is None:
+            obj = known[key]
+            result = diff(None, obj, options=_options(settings, key))
+            extraneous = "IgnoreExtraneous" in _compare_options(obj)
+            return ResourceStatus(
+                key=key,
+                status=SyncStatus.SYNCED if extraneous else SyncStatus.OUT_OF_SYNC,
+                health=assess(obj, overrides=settings.health_overrides),
+                diff=result,
+                requires_pruning=True,
+                ignore_extraneous=extraneous,
+            )
+        current = await fetch(key, manifest)
+        target = prepare_manifest(manifest, key, settings.app_name)
+        if current is None:
+            result = diff(target, None, options=_options(settings, key))
+            return ResourceStatus(
+                key,
+                SyncStatus.OUT_OF_SYNC,
+                HealthResult(HealthStatus.MISSING),
+                result,
+                note="not found in the cluster",
+            )
+        note = ""
+        predicted: Mapping[str, Any] | None = None
+        if settings.server_side_diff:
+            try:
+                async with semaphore:
+                    predicted = await kube.apply(
+                        target, field_manager=settings.field_manager, force=True, dry_run=True
+                    )
+            except Exception as exc:
+                note = f"server-side diff failed, used the three-way diff: {exc}"
+        mode = DiffMode.SERVER_SIDE if predicted is not None else DiffMode.THREE_WAY
+        result = diff(target, current, predicted_live=predicted, options=_options(settings, key, mode))
+        return ResourceStatus(
+            key=key,
+            status=SyncStatus.OUT_OF_SYNC if result.modified else SyncStatus.SYNCED,
+            health=assess(current, overrides=settings.health_overrides),
+            diff=result,
+            note=note,
+        )
+
+    keys = sorted(set(wanted) | set(known))
+    statuses = tuple(await asyncio.gather(*(one(k) for k in keys)))
+    healths = [
+        ResourceHealth(
+            group=s.key.group,
+            kind=s.key.kind,
+            name=s.key.name,
+            namespace=s.key.namespace,
+            health=s.health,
+            ignore_healthcheck=str(
+                _annotations(known.get(s.key) or wanted.get(s.key) or {}).get(IGNORE_HEALTHCHECK)
+            )
+            == "true",
+        )
+        for s in statuses
+    ]
+    sync_status = (
+        SyncStatus.OUT_OF_SYNC
+        if any(s.status is SyncStatus.OUT_OF_SYNC for s in statuses)
+        else SyncStatus.SYNCED
+    )
+    return CompareResult(
+        sync_status=sync_status,
+        health=aggregate(healths, expects_resources=bool(wanted)),
+        resources=statuses,
+    )
+
+
+def _options(settings: CompareSettings, key: ResourceKey, mode: DiffMode = DiffMode.AUTO) -> DiffOptions:
+    return DiffOptions(
+        mode=mode,
+        ignore_rules=settings.ignore_rules,
+        status=settings.status,
+        default_namespace=key.namespace or settings.default_namespace,
+    )

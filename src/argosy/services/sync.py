@@ -1,0 +1,823 @@
+"""The sync executor: runs a :class:`~argosy.core.plan.SyncMachine` against a cluster.
+
+The core decides (``build_plan`` orders the tasks, ``SyncMachine`` says which (phase, wave) runs
+next and when it is done); this module acts through the :class:`~argosy.ports.kube.Kube` port:
+
+1. **Dry run** of every main-phase task before the first write: a server-side apply with
+   ``dryRun=All`` for resources, a create dry-run for hooks. Any failure fails the operation with
+   per-resource messages and nothing is written. Tasks whose kind is not served are skipped when
+   ``SkipDryRunOnMissingResource=true`` or when a CRD in the same sync defines the kind; tasks in
+   a namespace that a Namespace task of the same sync creates are skipped too.
+2. **Waves**, one (phase, wave) at a time, with ``wave_delay`` seconds between waves (2 s, like
+   ``ARGOCD_SYNC_WAVE_DELAY``). Within a wave: prunes first, then hook creations and applies,
+   grouped by consecutive kind and run ``concurrency`` at a time inside a group.
+3. **Waiting**: hooks until their health is Healthy (succeeded) or Degraded (failed), applied
+   resources of a multi-step sync until Healthy, prunes until the object is gone.
+4. **Finish**: delete policies (HookSucceeded / HookFailed, also for ``generateName`` hooks),
+   SyncFail hooks after a failure.
+
+Writes: server-side apply with field manager ``argosy-controller`` (``SyncSettings.field_manager``)
+and ``force`` (conflicts are taken over, as Argo CD's ``--force-conflicts``); ``Replace=true``
+uses PUT (create when missing); ``Force`` re-creates (delete, wait until gone, create) an object
+whose apply fails on an immutable field, and always with ``Replace=true``. Force is read from the
+resource annotation, the sync flag (``SyncSettings.force``) and, unlike Argo CD, from app-level
+``syncOptions`` (``SyncSettings.app_sync_options`` with ``honour_app_force``; a warning is logged).
+
+Results are data (:class:`SyncResult`): per-resource status and message, the ordered list of
+:class:`SyncEvent` and the operation phase. :meth:`SyncExecutor.save_state` /
+:meth:`SyncExecutor.load_state` serialise the progress as JSON so a restarted controller resumes
+without re-running finished hooks. See docs/engine.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from argosy.core.health import HealthOverrides, assess
+from argosy.core.plan import (
+    Action,
+    ActionKind,
+    MachineState,
+    Observation,
+    OperationPhase,
+    Outcome,
+    Step,
+    SyncMachine,
+    SyncPlan,
+    SyncTask,
+    TaskStatus,
+)
+from argosy.core.plan.tasks import Operation
+from argosy.model.annotations import (
+    ANNOTATION_TRACKING_ID,
+    HookDeletePolicy,
+    PropagationPolicy,
+    SyncOptions,
+    SyncPhase,
+)
+from argosy.model.health import HealthStatus
+from argosy.model.resources import ResourceKey
+from argosy.ports.kube import Kube, KubePropagation, is_already_exists, is_invalid, is_not_found
+
+__all__ = [
+    "ARGOCD_FIELD_MANAGER",
+    "FIELD_MANAGER",
+    "STATE_VERSION",
+    "ResourceResult",
+    "SyncEvent",
+    "SyncExecutor",
+    "SyncResult",
+    "SyncSettings",
+    "SyncTimeout",
+    "prepare_manifest",
+    "tracking_id",
+]
+
+log = logging.getLogger(__name__)
+
+FIELD_MANAGER = "argosy-controller"
+ARGOCD_FIELD_MANAGER = "argocd-controller"
+"""Argo CD's server-side apply field manager; pass it in ``take_over_managers`` to migrate."""
+STATE_VERSION = 1
+DRY_RUN_FAILED = "one or more objects failed to apply (dry run)"
+
+_PROPAGATION: dict[PropagationPolicy, KubePropagation] = {
+    PropagationPolicy.FOREGROUND: "Foreground",
+    PropagationPolicy.BACKGROUND: "Background",
+    PropagationPolicy.ORPHAN: "Orphan",
+}
+
+
+class SyncTimeout(TimeoutError):
+    """The operation did not finish within ``SyncSettings.timeout``."""
+
+
+def tracking_id(app_name: str, key: ResourceKey) -> str:
+    """Argo CD's annotation tracking value: ``<app>:<group>/<kind>:<namespace>/<name>``."""
+    return f"{app_name}:{key.group}/{key.kind}:{key.namespace}/{key.name}"
+
+
+def prepare_manifest(manifest: Mapping[str, Any], key: ResourceKey, app_name: str = "") -> dict[str, Any]:
+    """A copy of ``manifest`` as it is written: the key's namespace filled in, and the tracking-id
+    annotation set when ``app_name`` is given (not for ``generateName`` objects, whose name is
+    not known yet)."""
+    obj: dict[str, Any] = copy.deepcopy(dict(manifest))
+    metadata = obj.setdefault("metadata", {})
+    if key.namespace and not metadata.get("namespace"):
+        metadata["namespace"] = key.namespace
+    if app_name and key.name:
+        annotations = dict(metadata.get("annotations") or {})
+        annotations[ANNOTATION_TRACKING_ID] = tracking_id(app_name, key)
+        metadata["annotations"] = annotations
+    return obj
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    """How to execute one sync. The defaults follow Argo CD except where noted."""
+
+    app_name: str = ""
+    """Sets ``argocd.argoproj.io/tracking-id`` on every applied object when not empty."""
+    field_manager: str = FIELD_MANAGER
+    take_over_managers: tuple[str, ...] = ()
+    """After each apply, remove these managers' managedFields entries (e.g. ``argocd-controller``),
+    so fields they co-own and Git no longer sets are really removed. See docs/engine.md."""
+    force: bool = False
+    """The sync operation's force flag (``argocd app sync --force``)."""
+    app_sync_options: SyncOptions = field(default_factory=SyncOptions)
+    """App-level ``syncOptions``; only ``Force`` is read here (the plan already merged the rest)."""
+    honour_app_force: bool = True
+    """Read ``Force=true`` from app-level syncOptions (spec §5.1 development profile). Argo CD
+    ignores it there; set False for Argo CD's behaviour."""
+    wave_delay: float = 2.0
+    """Seconds to wait before each wave after the first (``ARGOCD_SYNC_WAVE_DELAY``)."""
+    poll_interval: float = 0.5
+    """Seconds between health polls while waiting."""
+    concurrency: int = 32
+    """Parallel writes within a group of consecutive same-kind tasks."""
+    timeout: float | None = None
+    """Fail with :class:`SyncTimeout` after this many seconds (None: no timeout, as Argo CD)."""
+    dry_run: bool = True
+    """Dry-run every task before the first write."""
+    create_namespace: str = ""
+    """``CreateNamespace=true``: create this namespace (the destination) first if missing."""
+    health_overrides: HealthOverrides | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncEvent:
+    """One thing the executor did, in order: ``apply``, ``replace``, ``create``, ``recreate``,
+    ``hook-created``, ``hook-exists``, ``hook-deleted``, ``pruned``, ``took-over``,
+    ``namespace-created``, ``wave-start``, ``dry-run-failed``."""
+
+    kind: str
+    key: str
+    phase: str = ""
+    wave: int = 0
+    detail: str = ""
+
+    def as_tuple(self) -> tuple[str, str, str, int]:
+        return (self.kind, self.key, self.phase, self.wave)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "phase": self.phase,
+            "wave": self.wave,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SyncEvent:
+        return cls(
+            kind=str(data["kind"]),
+            key=str(data["key"]),
+            phase=str(data.get("phase", "")),
+            wave=int(data.get("wave", 0)),
+            detail=str(data.get("detail", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceResult:
+    """The outcome of one task. ``code`` is Argo CD's result code: Synced, SyncFailed, Pruned,
+    PruneSkipped, or Skipped for tasks that never ran; ``hook_phase`` is set for hooks."""
+
+    key: ResourceKey
+    task_id: str
+    phase: SyncPhase
+    wave: int
+    operation: Operation
+    status: TaskStatus
+    code: str
+    message: str
+    hook_phase: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key.format(),
+            "taskId": self.task_id,
+            "syncPhase": str(self.phase),
+            "wave": self.wave,
+            "operation": str(self.operation),
+            "status": str(self.status),
+            "code": self.code,
+            "message": self.message,
+            "hookPhase": self.hook_phase,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    phase: OperationPhase
+    message: str
+    resources: tuple[ResourceResult, ...]
+    events: tuple[SyncEvent, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def completed(self) -> bool:
+        return self.phase.completed
+
+    def resource(self, kind: str, name: str) -> ResourceResult:
+        """The first result for ``kind``/``name`` (for ``generateName`` hooks: the name created)."""
+        for res in self.resources:
+            if res.key.kind == kind and res.key.name == name:
+                return res
+        raise KeyError(f"{kind}/{name}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": str(self.phase),
+            "message": self.message,
+            "resources": [r.to_dict() for r in self.resources],
+            "events": [e.to_dict() for e in self.events],
+            "warnings": list(self.warnings),
+        }
+
+
+def _machine_state_to_dict(state: MachineState) -> dict[str, Any]:
+    return {
+        "statuses": [[task_id, str(status), message] for task_id, status, message in state.statuses],
+        "phase": str(state.phase),
+        "message": state.message,
+        "failing": state.failing,
+        "failure": state.failure,
+    }
+
+
+def _machine_state_from_dict(data: Mapping[str, Any], plan: SyncPlan) -> MachineState:
+    saved = {str(row[0]): (TaskStatus(row[1]), str(row[2])) for row in data["statuses"]}
+    rows: list[tuple[str, TaskStatus, str]] = []
+    for task in plan.tasks:
+        status, message = saved.get(task.task_id, (TaskStatus.PENDING, ""))
+        if status is TaskStatus.IN_FLIGHT:
+            # The action may or may not have happened: applies and deletes are safe to repeat, and
+            # a named hook that already exists is picked up (see _create_hook).
+            status, message = TaskStatus.PENDING, ""
+        rows.append((task.task_id, status, message))
+    return MachineState(
+        statuses=tuple(rows),
+        phase=OperationPhase(data.get("phase", OperationPhase.RUNNING)),
+        message=str(data.get("message", "")),
+        failing=bool(data.get("failing", False)),
+        failure=str(data.get("failure", "")),
+    )
+
+
+def _api_version(task: SyncTask) -> str:
+    return str((task.manifest or {}).get("apiVersion") or "")
+
+
+class SyncExecutor:
+    """Executes one sync plan. ``await run()`` drives it to completion (or ``max_waves`` waves)."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        plan: SyncPlan,
+        settings: SyncSettings | None = None,
+        *,
+        state: str | Mapping[str, Any] | None = None,
+    ) -> None:
+        self.kube = kube
+        self.plan = plan
+        self.settings = settings or SyncSettings()
+        self.machine = SyncMachine(plan)
+        self._tasks = {t.task_id: t for t in plan.tasks}
+        self._events: list[SyncEvent] = []
+        self._hook_names: dict[str, str] = {}
+        self._messages: dict[str, str] = {}
+        self._dry_run_done = False
+        self._waves_started = 0
+        self._warnings: list[str] = list(plan.warnings)
+        self._semaphore = asyncio.Semaphore(max(1, self.settings.concurrency))
+        if state is not None:
+            self.load_state(state)
+        if self.settings.honour_app_force and self.settings.app_sync_options.force:
+            note = (
+                "Force=true in the app-level syncOptions is honoured (spec development profile); "
+                "Argo CD reads Force only from resource annotations and the sync operation"
+            )
+            log.warning("%s: %s", self.settings.app_name or "sync", note)
+            self._warnings.append(note)
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def save_state(self) -> str:
+        """The executor's progress as JSON (no manifests, so no Secret values)."""
+        return json.dumps(
+            {
+                "version": STATE_VERSION,
+                "machine": _machine_state_to_dict(self.machine.state),
+                "dryRunDone": self._dry_run_done,
+                "hookNames": self._hook_names,
+                "messages": self._messages,
+                "wavesStarted": self._waves_started,
+                "events": [e.to_dict() for e in self._events],
+            },
+            sort_keys=True,
+        )
+
+    def load_state(self, state: str | Mapping[str, Any]) -> None:
+        """Resume from :meth:`save_state`. The plan must be rebuilt from the same manifests: tasks
+        are matched by ``task_id``; tasks the saved state does not know start as Pending."""
+        data = json.loads(state) if isinstance(state, str) else state
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported sync state version {data.get('version')!r}")
+        self.machine = SyncMachine(self.plan, _machine_state_from_dict(data["machine"], self.plan))
+        self._dry_run_done = bool(data.get("dryRunDone", False))
+        self._hook_names = {str(k): str(v) for k, v in (data.get("hookNames") or {}).items()}
+        self._messages = {str(k): str(v) for k, v in (data.get("messages") or {}).items()}
+        self._waves_started = int(data.get("wavesStarted", 0))
+        self._events = [SyncEvent.from_dict(e) for e in data.get("events") or []]
+
+    # --- results ---------------------------------------------------------------------------------
+
+    @property
+    def events(self) -> tuple[SyncEvent, ...]:
+        return tuple(self._events)
+
+    def result(self) -> SyncResult:
+        state = self.machine.state
+        statuses = state.status_map()
+        results: list[ResourceResult] = []
+        for task in self.plan.tasks:
+            status, message = statuses[task.task_id]
+            message = self._messages.get(task.task_id) or message
+            key = task.key
+            if task.is_hook and not key.name and task.task_id in self._hook_names:
+                key = replace(key, name=self._hook_names[task.task_id])
+            results.append(
+                ResourceResult(
+                    key=key,
+                    task_id=task.task_id,
+                    phase=task.phase,
+                    wave=task.wave,
+                    operation=task.operation,
+                    status=status,
+                    code=self._code(task, status),
+                    message=message,
+                    hook_phase=str(status) if task.is_hook else "",
+                )
+            )
+        return SyncResult(
+            phase=state.phase,
+            message=state.message,
+            resources=tuple(results),
+            events=tuple(self._events),
+            warnings=tuple(self._warnings),
+        )
+
+    @staticmethod
+    def _code(task: SyncTask, status: TaskStatus) -> str:
+        if task.operation is Operation.PRUNE_SKIPPED:
+            return "PruneSkipped"
+        if status is TaskStatus.FAILED:
+            return "SyncFailed"
+        if status in (TaskStatus.PENDING, TaskStatus.SKIPPED):
+            return "Skipped"
+        return "Pruned" if task.is_prune else "Synced"
+
+    # --- driving ---------------------------------------------------------------------------------
+
+    async def run(self, *, max_waves: int | None = None) -> SyncResult:
+        """Run until the operation completes, or stop before starting wave number ``max_waves + 1``
+        (counted over the executor's life, across resumes) and return a Running result."""
+        started = time.monotonic()
+        settings = self.settings
+        if not self._dry_run_done:
+            if settings.create_namespace:
+                await self._ensure_namespace(settings.create_namespace)
+            if settings.dry_run and not await self._dry_run():
+                self._dry_run_done = True
+                return self.result()
+            self._dry_run_done = True
+        observation: Observation | None = None
+        while True:
+            if settings.timeout is not None and time.monotonic() - started > settings.timeout:
+                raise SyncTimeout(
+                    f"sync did not finish within {settings.timeout}s: {self.machine.state.message}"
+                )
+            before = self.machine.state
+            step = self.machine.step(observation)
+            if self._starts_wave(step) and max_waves is not None and self._waves_started >= max_waves:
+                self.machine.state = before  # undo: the wave is left for the next run
+                return self.result()
+            await self._play(step, max_waves)
+            if self.machine.state.phase.completed:
+                return self.result()
+            if max_waves is not None and self._waves_started > max_waves:  # pragma: no cover - guard
+                return self.result()
+            await asyncio.sleep(settings.poll_interval)
+            observation = await self._observe()
+
+    @staticmethod
+    def _starts_wave(step: Step) -> bool:
+        return step.wave is not None and any(
+            a.kind in (ActionKind.APPLY, ActionKind.PRUNE, ActionKind.CREATE_HOOK) for a in step.actions
+        )
+
+    async def _play(self, step: Step, max_waves: int | None) -> None:
+        """Execute a step's actions and every follow-up step ``record`` returns."""
+        while step.actions:
+            if self._starts_wave(step):
+                if self._waves_started > 0 and self.settings.wave_delay > 0:
+                    await asyncio.sleep(self.settings.wave_delay)
+                self._waves_started += 1
+                if step.wave is not None:
+                    phase, wave = step.wave
+                    self._events.append(SyncEvent("wave-start", "", str(phase), wave))
+            completed = step.phase.completed
+            outcomes = await self._execute(step.actions)
+            if completed:
+                break
+            step = self.machine.record(outcomes)
+        if self.machine.state.phase.completed:
+            await self._finish_generated_hooks()
+
+    # --- observing -------------------------------------------------------------------------------
+
+    async def _observe(self) -> Observation:
+        statuses = self.machine.state.status_map()
+        running = [t for t in self.plan.tasks if statuses[t.task_id][0] is TaskStatus.RUNNING]
+        health: dict[str, str] = {}
+        deleted: set[str] = set()
+
+        async def look(task: SyncTask) -> None:
+            name = self._name(task)
+            try:
+                async with self._semaphore:
+                    live = await self.kube.get(
+                        _api_version(task), task.key.kind, name, task.key.namespace or None
+                    )
+            except Exception as exc:
+                if not is_not_found(exc):
+                    self._messages[task.task_id] = f"cannot read {task.ref}: {exc}"
+                    return
+                if task.is_prune:
+                    deleted.add(task.task_id)
+                elif task.is_hook:
+                    health[task.task_id] = str(HealthStatus.DEGRADED)
+                    self._messages[task.task_id] = "the hook object was deleted before it completed"
+                else:
+                    health[task.task_id] = str(HealthStatus.MISSING)
+                return
+            if task.is_prune:
+                return
+            result = assess(live, overrides=self.settings.health_overrides)
+            if result is None:
+                health[task.task_id] = str(HealthStatus.HEALTHY)
+                return
+            health[task.task_id] = str(result.status)
+            if result.message and result.status is not HealthStatus.HEALTHY:
+                self._messages[task.task_id] = result.message
+            elif result.status is HealthStatus.HEALTHY:
+                self._messages.pop(task.task_id, None)
+
+        await asyncio.gather(*(look(t) for t in running))
+        return Observation(health=health, deleted=frozenset(deleted))
+
+    # --- executing -------------------------------------------------------------------------------
+
+    async def _execute(self, actions: Sequence[Action]) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        prunes = [a for a in actions if a.kind is ActionKind.PRUNE]
+        deletes = [a for a in actions if a.kind is ActionKind.DELETE_HOOK]
+        others = [a for a in actions if a.kind in (ActionKind.APPLY, ActionKind.CREATE_HOOK)]
+        for group in (
+            ([prunes] if prunes else []) + ([deletes] if deletes else []) + self._kind_groups(others)
+        ):
+            await self._run_group(group, outcomes)
+        return outcomes
+
+    @staticmethod
+    def _kind_groups(actions: Sequence[Action]) -> list[list[Action]]:
+        groups: list[list[Action]] = []
+        for action in actions:
+            gk = action.task.key.group_kind
+            if groups and groups[-1][0].task.key.group_kind == gk:
+                groups[-1].append(action)
+            else:
+                groups.append([action])
+        return groups
+
+    async def _run_group(self, group: Sequence[Action], outcomes: dict[str, Outcome]) -> None:
+        handlers: dict[ActionKind, Callable[[Action], Awaitable[tuple[Outcome, list[SyncEvent]]]]] = {
+            ActionKind.APPLY: self._apply,
+            ActionKind.PRUNE: self._prune,
+            ActionKind.CREATE_HOOK: self._create_hook,
+            ActionKind.DELETE_HOOK: self._delete_hook,
+        }
+
+        async def one(action: Action) -> tuple[Outcome, list[SyncEvent]]:
+            async with self._semaphore:
+                try:
+                    return await handlers[action.kind](action)
+                except Exception as exc:
+                    return Outcome(ok=False, message=str(exc)), []
+
+        results = await asyncio.gather(*(one(a) for a in group))
+        for action, (outcome, events) in zip(group, results, strict=True):
+            if action.kind is not ActionKind.DELETE_HOOK:
+                outcomes[action.task_id] = outcome
+                if not outcome.ok:
+                    self._messages[action.task_id] = outcome.message
+            self._events.extend(events)
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _name(self, task: SyncTask) -> str:
+        return task.key.name or self._hook_names.get(task.task_id, "")
+
+    def _event(self, kind: str, task: SyncTask, detail: str = "", name: str | None = None) -> SyncEvent:
+        key = replace(task.key, name=name) if name is not None else task.key
+        return SyncEvent(kind, key.format(), str(task.phase), task.wave, detail)
+
+    def _prepare(self, task: SyncTask) -> dict[str, Any]:
+        return prepare_manifest(task.manifest or {}, task.key, self.settings.app_name)
+
+    def _forced(self, task: SyncTask) -> bool:
+        settings = self.settings
+        return bool(
+            task.options.force
+            or settings.force
+            or (settings.honour_app_force and settings.app_sync_options.force)
+        )
+
+    async def _wait_gone(self, api_version: str, kind: str, name: str, namespace: str | None) -> None:
+        deadline = time.monotonic() + 120.0
+        while time.monotonic() < deadline:
+            try:
+                await self.kube.get(api_version, kind, name, namespace)
+            except Exception as exc:
+                if is_not_found(exc):
+                    return
+                raise
+            await asyncio.sleep(0.1)
+        raise SyncTimeout(f"{kind}/{name} was not deleted within 120s")
+
+    async def _delete_and_wait(
+        self, api_version: str, kind: str, name: str, namespace: str | None, propagation: KubePropagation
+    ) -> bool:
+        """Delete an object and wait until it is gone; False when it did not exist."""
+        try:
+            await self.kube.delete(api_version, kind, name, namespace, propagation_policy=propagation)
+        except Exception as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        await self._wait_gone(api_version, kind, name, namespace)
+        return True
+
+    async def _recreate(self, obj: dict[str, Any], task: SyncTask) -> dict[str, Any]:
+        metadata = obj.get("metadata") or {}
+        metadata.pop("resourceVersion", None)
+        await self._delete_and_wait(
+            _api_version(task), task.key.kind, task.key.name, task.key.namespace or None, "Foreground"
+        )
+        return await self.kube.create(obj, field_manager=self.settings.field_manager)
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    async def _apply(self, action: Action) -> tuple[Outcome, list[SyncEvent]]:
+        task = action.task
+        obj = self._prepare(task)
+        options = task.options
+        forced = self._forced(task)
+        manager = self.settings.field_manager
+        namespace = task.key.namespace or None
+        events: list[SyncEvent] = []
+        if options.replace:
+            if forced:
+                await self._recreate(obj, task)
+                return Outcome(ok=True, message="re-created (Replace=true, Force=true)"), [
+                    self._event("recreate", task)
+                ]
+            try:
+                live = await self.kube.get(_api_version(task), task.key.kind, task.key.name, namespace)
+            except Exception as exc:
+                if not is_not_found(exc):
+                    raise
+                await self.kube.create(obj, field_manager=manager)
+                return Outcome(ok=True, message="created (Replace=true)"), [self._event("create", task)]
+            obj["metadata"]["resourceVersion"] = (live.get("metadata") or {}).get("resourceVersion")
+            await self.kube.replace(obj, field_manager=manager)
+            return Outcome(ok=True, message="replaced"), [self._event("replace", task)]
+        validate = False if options.validate is False else None
+        try:
+            result = await self.kube.apply(obj, field_manager=manager, force=True, validate=validate)
+            events.append(self._event("apply", task))
+            message = "applied (server-side)"
+        except Exception as exc:
+            if not (forced and is_invalid(exc)):
+                raise
+            result = await self._recreate(obj, task)
+            events.append(self._event("recreate", task, detail=str(exc)))
+            message = "re-created (Force=true) after: " + str(exc)
+        if self.settings.take_over_managers:
+            taken = await self._take_over(task, result)
+            if taken:
+                events.append(self._event("took-over", task, detail=",".join(taken)))
+        return Outcome(ok=True, message=message), events
+
+    async def _take_over(self, task: SyncTask, live: Mapping[str, Any]) -> list[str]:
+        """Drop the managedFields entries of ``take_over_managers`` so we become the sole owner."""
+        metadata = live.get("metadata") or {}
+        entries = list(metadata.get("managedFields") or [])
+        drop = set(self.settings.take_over_managers)
+        kept = [e for e in entries if e.get("manager") not in drop]
+        removed = sorted({str(e.get("manager")) for e in entries if e.get("manager") in drop})
+        if not removed or not kept:
+            return []
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": metadata.get("resourceVersion")},
+            {"op": "replace", "path": "/metadata/managedFields", "value": kept},
+        ]
+        await self.kube.patch(
+            _api_version(task),
+            task.key.kind,
+            task.key.name,
+            patch,
+            task.key.namespace or None,
+            patch_type="json",
+        )
+        return removed
+
+    async def _create_hook(self, action: Action) -> tuple[Outcome, list[SyncEvent]]:
+        task = action.task
+        obj = self._prepare(task)
+        namespace = task.key.namespace or None
+        events: list[SyncEvent] = []
+        if action.delete_existing and await self._delete_and_wait(
+            _api_version(task), task.key.kind, task.key.name, namespace, "Background"
+        ):
+            events.append(self._event("hook-deleted", task, detail="BeforeHookCreation"))
+        try:
+            created = await self.kube.create(obj, field_manager=self.settings.field_manager)
+        except Exception as exc:
+            if not (task.key.name and is_already_exists(exc)):
+                raise
+            events.append(self._event("hook-exists", task))
+            return Outcome(ok=True, message="hook exists (named hooks are created once)"), events
+        name = str((created.get("metadata") or {}).get("name") or task.key.name)
+        if not task.key.name:
+            self._hook_names[task.task_id] = name
+        events.append(self._event("hook-created", task, name=name))
+        return Outcome(ok=True, message="hook created"), events
+
+    async def _delete_hook(self, action: Action) -> tuple[Outcome, list[SyncEvent]]:
+        task = action.task
+        name = self._name(task)
+        if not name:
+            return Outcome(ok=True), []
+        try:
+            await self.kube.delete(
+                _api_version(task),
+                task.key.kind,
+                name,
+                task.key.namespace or None,
+                propagation_policy="Background",
+            )
+        except Exception as exc:
+            if is_not_found(exc):
+                return Outcome(ok=True), []
+            raise
+        status = self.machine.state.status_map()[task.task_id][0]
+        policy = (
+            HookDeletePolicy.HOOK_SUCCEEDED
+            if status is TaskStatus.SUCCEEDED
+            else HookDeletePolicy.HOOK_FAILED
+        )
+        return Outcome(ok=True), [self._event("hook-deleted", task, detail=str(policy), name=name)]
+
+    async def _prune(self, action: Action) -> tuple[Outcome, list[SyncEvent]]:
+        task = action.task
+        policy = _PROPAGATION[task.options.propagation_policy]
+        try:
+            await self.kube.delete(
+                _api_version(task),
+                task.key.kind,
+                task.key.name,
+                task.key.namespace or None,
+                propagation_policy=policy,
+            )
+        except Exception as exc:
+            if not is_not_found(exc):
+                raise
+            return Outcome(ok=True, message="already gone"), [
+                self._event("pruned", task, detail="already gone")
+            ]
+        return Outcome(ok=True, message="pruned"), [self._event("pruned", task, detail=policy)]
+
+    async def _finish_generated_hooks(self) -> None:
+        """Apply delete policies to ``generateName`` hooks (the machine only knows named ones)."""
+        statuses = self.machine.state.status_map()
+        wanted = {
+            TaskStatus.SUCCEEDED: HookDeletePolicy.HOOK_SUCCEEDED,
+            TaskStatus.FAILED: HookDeletePolicy.HOOK_FAILED,
+        }
+        actions = [
+            Action(ActionKind.DELETE_HOOK, task)
+            for task_id, task in self._tasks.items()
+            if task.is_hook
+            and not task.key.name
+            and task_id in self._hook_names
+            and (policy := wanted.get(statuses[task_id][0])) is not None
+            and policy in task.delete_policies
+        ]
+        if actions:
+            await self._run_group(actions, {})
+
+    async def _ensure_namespace(self, name: str) -> None:
+        try:
+            await self.kube.get("v1", "Namespace", name)
+            return
+        except Exception as exc:
+            if not is_not_found(exc):
+                raise
+        manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        try:
+            await self.kube.create(manifest, field_manager=self.settings.field_manager)
+        except Exception as exc:
+            if not is_already_exists(exc):
+                raise
+        self._events.append(SyncEvent("namespace-created", f"/Namespace//{name}"))
+
+    # --- dry run ---------------------------------------------------------------------------------
+
+    async def _dry_run(self) -> bool:
+        """Dry-run every main-phase task; on failure mark the operation failed and return False."""
+        tasks = [t for t in self.plan.main_tasks if t.operation in (Operation.APPLY, Operation.CREATE_HOOK)]
+        created_namespaces = {
+            t.key.name
+            for t in self.plan.tasks
+            if t.key.group_kind.kind == "Namespace" and not t.key.group and t.operation is Operation.APPLY
+        }
+        defined = {t.defines for t in self.plan.tasks if t.defines is not None}
+        failures: dict[str, str] = {}
+
+        async def one(task: SyncTask) -> None:
+            async with self._semaphore:
+                message = await self._dry_run_task(task, created_namespaces, defined)
+            if message:
+                failures[task.task_id] = message
+
+        await asyncio.gather(*(one(t) for t in tasks))
+        if not failures:
+            return True
+        rows: list[tuple[str, TaskStatus, str]] = []
+        for task in self.plan.tasks:
+            if task.task_id in failures:
+                rows.append((task.task_id, TaskStatus.FAILED, failures[task.task_id]))
+                self._messages[task.task_id] = failures[task.task_id]
+                self._events.append(self._event("dry-run-failed", task, detail=failures[task.task_id]))
+            else:
+                rows.append((task.task_id, TaskStatus.SKIPPED, "not run: the dry run failed"))
+        self.machine.state = MachineState(
+            statuses=tuple(rows), phase=OperationPhase.FAILED, message=DRY_RUN_FAILED, failure=DRY_RUN_FAILED
+        )
+        return False
+
+    async def _dry_run_task(
+        self, task: SyncTask, created_namespaces: Iterable[str], defined: set[Any]
+    ) -> str:
+        """An error message, or "" when the dry run passed or was skipped."""
+        try:
+            await self.kube.resource(_api_version(task), task.key.kind)
+        except Exception as exc:
+            if not is_not_found(exc):
+                return str(exc)
+            if task.key.group_kind in defined or task.options.skip_dry_run_on_missing_resource:
+                return ""
+            return str(exc)
+        obj = self._prepare(task)
+        try:
+            if task.is_hook:
+                await self.kube.create(obj, dry_run=True, field_manager=self.settings.field_manager)
+            else:
+                validate = False if task.options.validate is False else None
+                await self.kube.apply(
+                    obj,
+                    field_manager=self.settings.field_manager,
+                    force=True,
+                    dry_run=True,
+                    validate=validate,
+                )
+        except Exception as exc:
+            if is_not_found(exc) and task.key.namespace in created_namespaces:
+                return ""  # its namespace is created by this sync
+            if task.is_hook and is_already_exists(exc):
+                return ""
+            if self._forced(task) and is_invalid(exc) and "immutable" in str(exc).lower():
+                return ""  # Force re-creates it
+            return str(exc)
+        return ""
