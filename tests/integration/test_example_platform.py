@@ -18,10 +18,11 @@ import anyio
 import pytest
 from typer.testing import CliRunner
 
+import argosy.cli.main  # noqa: F401  (registers the command modules)
 from argosy.adapters.git import GitClient
 from argosy.adapters.localcluster import toolchain
 from argosy.adapters.render import RenderTools, render_source
-from argosy.cli.main import app as cli
+from argosy.cli.groups import app as cli
 from argosy.core.manifests import parse_manifests
 from argosy.model.repository import RepoCredentials
 from argosy.model.source import ApplicationSource, sources_of_spec

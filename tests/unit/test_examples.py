@@ -17,8 +17,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import argosy.cli.main  # noqa: F401  (registers the command modules)
 from argosy.adapters.kube.livecache import DEFAULT_EXCLUSIONS, ResourceSettings
-from argosy.cli.main import app as cli
+from argosy.cli.groups import app as cli
 from argosy.core.diff.ignore import parse_system_ignore_differences
 from argosy.core.health.assess import assess
 from argosy.core.health.overrides import HealthOverrides
@@ -62,7 +63,7 @@ def _data(name: str) -> dict[str, str]:
     assert obj["kind"] == "ConfigMap"
     assert obj["metadata"]["name"] == name
     assert obj["metadata"]["namespace"] == "argocd"
-    data = obj["data"]
+    data: dict[str, str] = obj["data"]
     assert all(isinstance(v, str) for v in data.values()), f"{name}: every data value must be a string"
     return data
 
@@ -298,7 +299,8 @@ def _secret_keys(path: Path) -> dict[str, str]:
     secret = _one(path)
     assert secret["kind"] == "Secret"
     assert secret["metadata"]["namespace"] == "argocd"
-    return secret["stringData"]
+    values: dict[str, str] = secret["stringData"]
+    return values
 
 
 def test_notifications_cm_has_the_pitfalls_fixed() -> None:
