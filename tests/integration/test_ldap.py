@@ -1,0 +1,167 @@
+"""LDAP authentication against a real OpenLDAP slapd on loopback (tests/support/ldap.py).
+
+The connector settings come from a spec §6.2-shaped ``dex.config`` parsed by the core and copied into
+the adapter's :class:`LdapConfig`, as the service layer will do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+
+import pytest
+
+from argosy.adapters.ldap import (
+    LdapAuthenticator,
+    LdapAuthError,
+    LdapConfig,
+    LdapGroupSearch,
+    LdapUserSearch,
+)
+from argosy.core.sso import LdapConnector, parse_dex_ldap_connectors
+from tests.support.ldap import BASE_DN, LdapServer, ldap_server  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.integration
+
+DEX_CONFIG = f"""
+connectors:
+- type: ldap
+  id: ldap
+  name: LDAP
+  config:
+    host: HOSTPORT
+    insecureNoSSL: true
+    bindDN: cn=admin,{BASE_DN}
+    bindPW: $dex.ldap.bindPW
+    usernamePrompt: Username
+    userSearch:
+      baseDN: ou=users,{BASE_DN}
+      filter: "(objectClass=person)"
+      username: uid
+      idAttr: uid
+      emailAttr: mail
+      nameAttr: cn
+    groupSearch:
+      baseDN: ou=groups,{BASE_DN}
+      filter: "(objectClass=groupOfNames)"
+      userMatchers:
+      - userAttr: DN
+        groupAttr: member
+      nameAttr: cn
+"""
+
+
+def _adapter_config(conn: LdapConnector, *, bind_password: str | None = None) -> LdapConfig:
+    us, gs = conn.user_search, conn.group_search
+    return LdapConfig(
+        host=conn.host,
+        port=conn.port,
+        bind_dn=conn.bind_dn,
+        bind_password=conn.bind_pw.reveal() if bind_password is None else bind_password,
+        insecure_no_ssl=conn.insecure_no_ssl,
+        start_tls=conn.start_tls,
+        insecure_skip_verify=conn.insecure_skip_verify,
+        root_ca=conn.root_ca,
+        root_ca_data=conn.root_ca_data,
+        user_search=LdapUserSearch(
+            base_dn=us.base_dn,
+            username=us.username,
+            filter=us.filter,
+            id_attr=us.id_attr,
+            email_attr=us.email_attr,
+            name_attr=us.name_attr,
+            scope=us.scope,
+        ),
+        group_search=None
+        if gs is None
+        else LdapGroupSearch(
+            base_dn=gs.base_dn,
+            user_matchers=[(m.user_attr, m.group_attr) for m in gs.user_matchers],
+            filter=gs.filter,
+            name_attr=gs.name_attr,
+            scope=gs.scope,
+        ),
+    )
+
+
+@pytest.fixture
+def connector(ldap_server: LdapServer) -> LdapConnector:  # noqa: F811
+    text = DEX_CONFIG.replace("HOSTPORT", f"{ldap_server.host}:{ldap_server.port}")
+    (conn,) = parse_dex_ldap_connectors(text, {"dex.ldap.bindPW": ldap_server.bind_password})
+    return conn
+
+
+@pytest.fixture
+def authenticator(connector: LdapConnector) -> LdapAuthenticator:
+    return LdapAuthenticator(_adapter_config(connector))
+
+
+def test_correct_password_authenticates_and_yields_groups(
+    authenticator: LdapAuthenticator,
+    ldap_server: LdapServer,  # noqa: F811
+) -> None:
+    identity = authenticator.authenticate("alice", ldap_server.users["alice"])
+    assert identity.user_id == "alice" and identity.username == "alice"
+    assert identity.email == "alice@sophia-intel-ai.com" and identity.name == "Alice Artemis"
+    assert identity.dn == f"uid=alice,ou=users,{BASE_DN}"
+    assert set(identity.groups) == {"artemis-developers", "developers"}
+    bob = authenticator.authenticate("bob", ldap_server.users["bob"])
+    assert bob.groups == ("developers",)
+
+
+def test_wrong_password_fails(authenticator: LdapAuthenticator, ldap_server: LdapServer) -> None:  # noqa: F811
+    with pytest.raises(LdapAuthError) as exc:
+        authenticator.authenticate("alice", ldap_server.users["bob"])
+    assert exc.value.reason == "invalid_credentials"
+    assert ldap_server.users["bob"] not in str(exc.value)
+
+
+def test_empty_password_is_not_an_anonymous_bind(authenticator: LdapAuthenticator) -> None:
+    with pytest.raises(LdapAuthError) as exc:
+        authenticator.authenticate("alice", "")
+    assert exc.value.reason == "invalid_credentials"
+
+
+def test_unknown_user_fails(authenticator: LdapAuthenticator) -> None:
+    with pytest.raises(LdapAuthError) as exc:
+        authenticator.authenticate("mallory", "whatever-password")
+    assert exc.value.reason == "unknown_user"
+    assert str(exc.value) == "invalid username or password"
+
+
+def test_filter_injection_is_escaped(authenticator: LdapAuthenticator) -> None:
+    with pytest.raises(LdapAuthError) as exc:
+        authenticator.authenticate("*", "whatever-password")
+    assert exc.value.reason == "unknown_user"
+    with pytest.raises(LdapAuthError) as exc:
+        authenticator.authenticate("alice)(uid=*", "whatever-password")
+    assert exc.value.reason == "unknown_user"
+
+
+def test_bind_password_never_appears_in_errors(connector: LdapConnector, ldap_server: LdapServer) -> None:  # noqa: F811
+    assert ldap_server.bind_password not in repr(connector)
+    wrong_bind = ldap_server.bind_password + "-wrong"
+    bad = LdapAuthenticator(_adapter_config(connector, bind_password=wrong_bind))
+    assert wrong_bind not in repr(bad) and wrong_bind not in repr(bad.config)
+    with pytest.raises(LdapAuthError) as exc:
+        bad.authenticate("alice", ldap_server.users["alice"])
+    assert exc.value.reason == "misconfigured"
+    text = f"{exc.value!s} {exc.value!r} {exc.value.args}"
+    assert wrong_bind not in text and ldap_server.users["alice"] not in text
+
+
+def test_unreachable_server_is_reported_without_secrets(
+    connector: LdapConnector,
+    ldap_server: LdapServer,  # noqa: F811
+) -> None:
+    cfg = _adapter_config(connector)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    dead = LdapAuthenticator(dataclasses.replace(cfg, port=closed_port, connect_timeout=1.0))
+    with pytest.raises(LdapAuthError) as exc:
+        dead.authenticate("alice", ldap_server.users["alice"])
+    assert exc.value.reason == "unavailable"
+    assert ldap_server.bind_password not in str(exc.value) and ldap_server.users["alice"] not in str(
+        exc.value
+    )
