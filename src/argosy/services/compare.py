@@ -215,11 +215,21 @@ async def compare_app(
         predicted: Mapping[str, Any] | None = None
         if settings.server_side_diff:
             try:
-                async with semaphore:
-                    predicted = await kube.apply(
-                        target, field_manager=settings.field_manager, force=True, dry_run=True
-                    )
+                for _attempt in range(3):
+                    async with semaphore:
+                        predicted = await kube.apply(
+                            target, field_manager=settings.field_manager, force=True, dry_run=True
+                        )
+                    # The prediction must start from the live object it is compared with: if a
+                    # controller wrote in between, read live again (a dry run keeps the version).
+                    if _version(predicted) == _version(current):
+                        break
+                    async with semaphore:
+                        current = await kube.get(
+                            str(manifest.get("apiVersion") or ""), key.kind, key.name, key.namespace or None
+                        )
             except Exception as exc:
+                predicted = None
                 note = f"server-side diff failed, used the three-way diff: {exc}"
         mode = DiffMode.SERVER_SIDE if predicted is not None else DiffMode.THREE_WAY
         result = diff(target, current, predicted_live=predicted, options=_options(settings, key, mode))
@@ -257,6 +267,10 @@ async def compare_app(
         health=aggregate(healths, expects_resources=bool(wanted)),
         resources=statuses,
     )
+
+
+def _version(obj: Mapping[str, Any] | None) -> str:
+    return str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _options(settings: CompareSettings, key: ResourceKey, mode: DiffMode = DiffMode.AUTO) -> DiffOptions:

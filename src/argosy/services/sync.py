@@ -273,6 +273,17 @@ def _machine_state_from_dict(data: Mapping[str, Any], plan: SyncPlan) -> Machine
     )
 
 
+def _merge_fields(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """The union of two managedFields ``fieldsV1`` tries."""
+    out = dict(a)
+    for key, value in b.items():
+        if key in out and isinstance(out[key], Mapping) and isinstance(value, Mapping):
+            out[key] = _merge_fields(out[key], value)
+        else:
+            out.setdefault(key, value)
+    return out
+
+
 def _api_version(task: SyncTask) -> str:
     return str((task.manifest or {}).get("apiVersion") or "")
 
@@ -613,31 +624,62 @@ class SyncExecutor:
             await self.kube.replace(obj, field_manager=manager)
             return Outcome(ok=True, message="replaced"), [self._event("replace", task)]
         validate = False if options.validate is False else None
+        if self.settings.take_over_managers:
+            taken = await self._take_over(task)
+            if taken:
+                events.append(self._event("took-over", task, detail=",".join(taken)))
         try:
-            result = await self.kube.apply(obj, field_manager=manager, force=True, validate=validate)
+            await self.kube.apply(obj, field_manager=manager, force=True, validate=validate)
             events.append(self._event("apply", task))
             message = "applied (server-side)"
         except Exception as exc:
             if not (forced and is_invalid(exc)):
                 raise
-            result = await self._recreate(obj, task)
+            await self._recreate(obj, task)
             events.append(self._event("recreate", task, detail=str(exc)))
             message = "re-created (Force=true) after: " + str(exc)
-        if self.settings.take_over_managers:
-            taken = await self._take_over(task, result)
-            if taken:
-                events.append(self._event("took-over", task, detail=",".join(taken)))
         return Outcome(ok=True, message=message), events
 
-    async def _take_over(self, task: SyncTask, live: Mapping[str, Any]) -> list[str]:
-        """Drop the managedFields entries of ``take_over_managers`` so we become the sole owner."""
+    async def _take_over(self, task: SyncTask) -> list[str]:
+        """Before applying, hand the field ownership of ``take_over_managers`` to our manager.
+
+        Their managedFields entries (any operation) are merged into our Apply entry and removed,
+        so the apply that follows removes the fields they set that Git no longer has (sharing
+        ownership with them instead would keep such fields forever). Returns the managers taken over.
+        """
+        try:
+            live = await self.kube.get(
+                _api_version(task), task.key.kind, task.key.name, task.key.namespace or None
+            )
+        except Exception as exc:
+            if is_not_found(exc):
+                return []
+            raise
         metadata = live.get("metadata") or {}
-        entries = list(metadata.get("managedFields") or [])
-        drop = set(self.settings.take_over_managers)
-        kept = [e for e in entries if e.get("manager") not in drop]
-        removed = sorted({str(e.get("manager")) for e in entries if e.get("manager") in drop})
-        if not removed or not kept:
+        entries: list[dict[str, Any]] = [dict(e) for e in metadata.get("managedFields") or []]
+        drop = set(self.settings.take_over_managers) - {self.settings.field_manager}
+        theirs = [e for e in entries if e.get("manager") in drop and not e.get("subresource")]
+        if not theirs:
             return []
+        manager = self.settings.field_manager
+        ours = next(
+            (e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"),
+            None,
+        )
+        kept = [e for e in entries if e not in theirs and e is not ours]
+        merged: dict[str, Any] = dict((ours or {}).get("fieldsV1") or {})
+        for entry in theirs:
+            merged = _merge_fields(merged, entry.get("fieldsV1") or {})
+        base = ours or theirs[0]
+        kept.append(
+            {
+                **base,
+                "manager": manager,
+                "operation": "Apply",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": merged,
+            }
+        )
         patch = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": metadata.get("resourceVersion")},
             {"op": "replace", "path": "/metadata/managedFields", "value": kept},
@@ -650,7 +692,7 @@ class SyncExecutor:
             task.key.namespace or None,
             patch_type="json",
         )
-        return removed
+        return sorted({str(e.get("manager")) for e in theirs})
 
     async def _create_hook(self, action: Action) -> tuple[Outcome, list[SyncEvent]]:
         task = action.task
