@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 import uuid
@@ -17,7 +18,13 @@ from argosy.adapters.kube.livecache import CacheOptions, ChangeBatch, ClusterCac
 from argosy.model.resources import GroupKind, ResourceKey
 from tests.support.cluster import ControlPlane
 
-pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.anyio,
+    # Known issue (docs/kube.md): a watch task cancelled while httpcore is opening its TLS
+    # connection can leave that socket unclosed; the fixture collects it here, not in a later test.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 
 @pytest.fixture
@@ -34,6 +41,7 @@ async def cache(control_plane: ControlPlane) -> AsyncIterator[ClusterCache]:
             yield live
         finally:
             await live.stop()
+    gc.collect()
 
 
 def _tracking(app: str, group: str, kind: str, namespace: str, name: str) -> dict[str, str]:
