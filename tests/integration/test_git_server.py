@@ -375,6 +375,8 @@ def test_stop_leaves_no_listener_or_process(tmp_path: Path) -> None:
         repo.commit_files({"a": "b"}, "init")
         http_port, ssh_port, pid = server.http_port, server.ssh_port, server.sshd_pid
         assert pid is not None
+        with pytest.raises(RuntimeError, match="running already"):
+            server.start()
         assert _listening(http_port) and _listening(ssh_port)
         # An idle keep-alive connection must not hold up the stop.
         idle = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)

@@ -216,6 +216,11 @@ class BareRepo:
         return self.server.rev_parse(self.name, ref)
 
 
+# Every started GitServer until its stop(), so the session can catch servers that were never stopped.
+_RUNNING: set[GitServer] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
 # --------------------------------------------------------------------------------------------------
 # Smart HTTP: stdlib HTTP server in front of the git http-backend CGI
 # --------------------------------------------------------------------------------------------------
@@ -699,7 +704,15 @@ class GitServer:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        return self._http is not None or self._ssh is not None
+
     def start(self, *, http: bool = True, ssh: bool = True) -> GitServer:
+        if self.running:
+            raise RuntimeError("this GitServer is running already")
+        with _RUNNING_LOCK:
+            _RUNNING.add(self)
         try:
             if ssh:  # first, so sshd is forked before the HTTP thread exists
                 self._ssh = _SSHServer(self.base_dir / "ssh", self.repos_dir)
@@ -715,6 +728,9 @@ class GitServer:
                     target=self._http.serve_forever,
                     kwargs={"poll_interval": 0.1},
                     name=f"git-http-{self._http.port}",
+                    # A daemon, so a server a test forgot to stop cannot hang interpreter exit; the
+                    # session-wide check below reports (and stops) such servers instead.
+                    daemon=True,
                 )
                 self._http_thread.start()
         except BaseException:
@@ -744,11 +760,14 @@ class GitServer:
                 ssh.stop()
             except Exception as error:
                 errors.append(error)
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self)
         if errors:
             raise errors[0]
 
     def __enter__(self) -> GitServer:
-        return self.start()
+        """Starts both servers unless :meth:`start` was called already (``with s.start(ssh=False):``)."""
+        return self if self.running else self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
@@ -1033,6 +1052,18 @@ class GitServer:
 # --------------------------------------------------------------------------------------------------
 # Fixtures
 # --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_git_server_left_running() -> Iterator[None]:
+    """At session end, stop any GitServer a test started and never stopped, and report it as an error."""
+    yield
+    with _RUNNING_LOCK:
+        leftovers = list(_RUNNING)
+    for server in leftovers:
+        server.stop()
+    if leftovers:
+        pytest.fail(f"GitServer(s) never stopped: {', '.join(str(s.base_dir) for s in leftovers)}")
 
 
 @pytest.fixture(scope="session")
