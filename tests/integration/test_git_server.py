@@ -391,3 +391,15 @@ def test_stop_leaves_no_listener_or_process(tmp_path: Path) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert server.sshd_pid is None
+
+
+def test_http_unknown_repository_is_404(git_server: GitServer) -> None:
+    credentials = base64.b64encode(f"{git_server.username}:{git_server.token}".encode()).decode()
+    request = urllib.request.Request(
+        f"{git_server.http_base_url}/no-such-repo.git/info/refs?service=git-upload-pack",
+        headers={"Authorization": f"Basic {credentials}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        no_proxy_opener().open(request, timeout=10)
+    with caught.value as error:
+        assert error.code == 404

@@ -142,7 +142,9 @@ def _wait_until_closed(port: int, what: str, timeout: float = 10.0) -> None:
 def _die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` asking Linux to SIGTERM the child if pytest dies without running teardown.
 
-    The libc lookup happens here, in the parent, so the child only makes one system call.
+    The libc lookup happens here, in the parent, so the child only makes one system call. Linux sends
+    the signal when the *thread* that forked exits, so start servers from the main thread (fixtures
+    do), not from a short-lived worker thread.
     """
     if not sys.platform.startswith("linux"):
         return None
@@ -484,7 +486,11 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
         headers: list[tuple[str, str]] = []
         while True:
             line = output.readline()
-            if line in (b"\r\n", b"\n", b""):
+            if not line:  # output ended inside the headers: http-backend failed before answering
+                record(502)
+                self.send_error(502, "git http-backend produced no response")
+                return
+            if line in (b"\r\n", b"\n"):
                 break
             name, _, value = line.decode("latin-1").partition(":")
             name, value = name.strip(), value.strip()
