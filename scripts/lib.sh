@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-APT_PACKAGES=(git git-lfs openssh-server openssh-client docker-registry slapd ldap-utils)
+APT_PACKAGES=(git git-lfs openssh-server openssh-client docker-registry slapd ldap-utils postgresql prometheus)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
