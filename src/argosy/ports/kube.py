@@ -11,7 +11,7 @@ May import: ``argosy.model`` and the standard library.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
@@ -20,7 +20,10 @@ __all__ = [
     "Kube",
     "KubePatchType",
     "KubePropagation",
+    "KubeWatch",
+    "ObjectList",
     "ResourceType",
+    "WatchedEvent",
     "error_kind",
     "is_already_exists",
     "is_conflict",
@@ -94,6 +97,55 @@ class Kube(Protocol):
         dry_run: bool = False,
         preconditions: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None: ...
+
+
+class ObjectList(Protocol):
+    """The result of a list (``argosy.adapters.kube.ListResult``)."""
+
+    @property
+    def items(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def resource_version(self) -> str: ...
+
+
+class WatchedEvent(Protocol):
+    """One watch event (``argosy.adapters.kube.WatchEvent``): ADDED, MODIFIED, DELETED or BOOKMARK."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def object(self) -> dict[str, Any]: ...
+
+
+class KubeWatch(Kube, Protocol):
+    """:class:`Kube` plus list and watch, for the controller (``KubeClient`` satisfies it). An expired
+    resourceVersion raises an error with ``status`` 410: list again."""
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int = 500,
+    ) -> ObjectList: ...
+
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int = 300,
+        allow_bookmarks: bool = True,
+    ) -> AsyncIterator[WatchedEvent]: ...
 
 
 class ErrorKind(StrEnum):
