@@ -7,6 +7,7 @@ from argosy.cli import admin_health as _admin_health  # noqa: F401
 from argosy.cli import admin_rbac as _admin_rbac  # noqa: F401
 from argosy.cli import admin_syncplan as _admin_syncplan  # noqa: F401
 from argosy.cli import cluster as _cluster  # noqa: F401
+from argosy.cli import quickstart as _quickstart  # noqa: F401  (also registers controller/server/install)
 from argosy.cli.groups import app
 
 

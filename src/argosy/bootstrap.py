@@ -1,0 +1,386 @@
+"""The composition root: builds the adapters from configuration and injects them into the services.
+
+Layer 6: the only module that imports adapters and services together. The CLI (``argosy controller``,
+``argosy server``, ``argosy install``, ``argosy quickstart``) calls the functions here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import importlib
+import logging
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from argosy.adapters.git import GitClient
+from argosy.adapters.kube import KubeClient
+from argosy.adapters.kube.livecache import CacheOptions, ClusterCache, ResourceSettings
+from argosy.adapters.render import RenderTools, render_source, tool_versions
+from argosy.core.manifests import parse_manifests
+from argosy.deploy import CRD_NAMES, crd_text
+from argosy.ports.history import HistoryStore
+from argosy.services.controller import Controller, ControllerConfig, ControllerSettings
+from argosy.services.leader import LeaderElector, LeaseSettings
+from argosy.services.memory_history import MemoryHistoryStore
+from argosy.services.repo import RepoService
+
+__all__ = [
+    "INSTALL_FIELD_MANAGER",
+    "Runtime",
+    "apply_objects",
+    "build_history_store",
+    "default_state_dir",
+    "find_render_tools",
+    "install",
+    "run_controller",
+    "runtime",
+]
+
+log = logging.getLogger(__name__)
+
+INSTALL_FIELD_MANAGER = "argosy-install"
+
+
+def default_state_dir() -> Path:
+    return Path.home() / ".local" / "state" / "argosy"
+
+
+def find_render_tools(progress: Callable[[str], None] = lambda _m: None) -> RenderTools:
+    """helm and kubectl from PATH, else from the local toolchain (built and cached on first use)."""
+    helm, kubectl = shutil.which("helm"), shutil.which("kubectl")
+    if helm and kubectl:
+        return RenderTools(helm=Path(helm), kubectl=Path(kubectl))
+    from argosy.adapters.localcluster import toolchain  # noqa: PLC0415 (heavy; only when PATH lacks the tools)
+
+    built = toolchain.ensure_toolchain(progress)
+    return RenderTools(
+        helm=Path(helm) if helm else built.binary("helm"),
+        kubectl=Path(kubectl) if kubectl else built.binary("kubectl"),
+    )
+
+
+def build_history_store(state_dir: Path) -> HistoryStore:
+    """The SQL store (SQLite at ``<state_dir>/argosy.db``) when ``argosy.adapters.db`` provides one,
+    else the in-memory store."""
+    try:
+        db = importlib.import_module("argosy.adapters.db")
+    except ImportError:
+        return MemoryHistoryStore()
+    factory = getattr(db, "open_history_store", None) or getattr(db, "SqlHistoryStore", None)
+    if factory is None:
+        return MemoryHistoryStore()
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        store: HistoryStore = factory(f"sqlite:///{state_dir / 'argosy.db'}")
+    except Exception as exc:
+        log.warning("history store: falling back to memory: %s", exc)
+        return MemoryHistoryStore()
+    return store
+
+
+async def apply_objects(
+    kube: KubeClient, objects: Iterable[Mapping[str, Any]], *, attempts: int = 30, delay: float = 1.0
+) -> None:
+    """Server-side apply each object (retrying while a just-installed CRD is not served yet)."""
+    for obj in objects:
+        for attempt in range(attempts):
+            try:
+                await kube.apply(obj, field_manager=INSTALL_FIELD_MANAGER, force=True)
+                break
+            except Exception as exc:
+                if attempt == attempts - 1 or getattr(exc, "status", None) not in (404, 500, 503, None):
+                    raise
+                await asyncio.sleep(delay)
+
+
+async def install(kube: KubeClient, namespace: str = "argocd") -> None:
+    """The Application and AppProject CRDs and the control namespace."""
+    crds = [doc for name in CRD_NAMES for doc in parse_manifests(crd_text(name), file=f"{name}-crd.yaml")]
+    await apply_objects(kube, crds)
+    await apply_objects(kube, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}])
+    for crd in crds:
+        name = crd["metadata"]["name"]
+        for _ in range(60):
+            obj = await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+            conditions = (obj.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                break
+            await asyncio.sleep(0.25)
+    await kube.discover(refresh=True)
+
+
+async def install_cluster(kubeconfig: str | None, namespace: str = "argocd") -> None:
+    async with KubeClient.from_kubeconfig(kubeconfig) as kube:
+        await install(kube, namespace)
+
+
+@dataclass(slots=True)
+class Runtime:
+    kube: KubeClient
+    cache: ClusterCache
+    git: GitClient
+    repo: RepoService
+    history: HistoryStore
+    controller: Controller
+    elector: LeaderElector | None
+
+    def stop(self) -> None:
+        if self.elector is not None:
+            self.elector.stop()
+        self.controller.stop()
+
+
+@contextlib.asynccontextmanager
+async def runtime(
+    *,
+    kubeconfig: str | None = None,
+    namespace: str = "argocd",
+    state_dir: Path | None = None,
+    workers: int = 10,
+    leader_election: bool = True,
+    lease: LeaseSettings | None = None,
+    settings: ControllerSettings | None = None,
+    history: HistoryStore | None = None,
+    tools: RenderTools | None = None,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> AsyncIterator[Runtime]:
+    """Build every part; the live cache is started (and stopped on exit). Run with :func:`run_controller`."""
+    state = state_dir or default_state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    kube = KubeClient.from_kubeconfig(kubeconfig)
+    try:
+        argocd_cm: dict[str, str] = {}
+        with contextlib.suppress(Exception):
+            cm = await kube.get("v1", "ConfigMap", "argocd-cm", namespace)
+            argocd_cm = {str(k): str(v) for k, v in (cm.get("data") or {}).items()}
+        try:
+            resource_settings = ResourceSettings.from_configmap(argocd_cm)
+        except Exception as exc:
+            log.warning("argocd-cm resource filters: %s; using the defaults", exc)
+            resource_settings = ResourceSettings()
+        cache = ClusterCache(kube, settings=resource_settings, options=CacheOptions())
+        render_tools = tools or find_render_tools(progress)
+        git = GitClient(state / "git-cache")
+        # The RepoService asks the controller's live configuration for credentials at each call.
+        config = ControllerConfig()
+        repo = RepoService(
+            git,
+            functools.partial(render_source, tools=render_tools, parse=parse_manifests),
+            tool_versions=await tool_versions(render_tools),
+            credentials=config.credentials,
+        )
+        store = history or build_history_store(state)
+        ctl_settings = settings or ControllerSettings(namespace=namespace, workers=workers)
+
+        def on_repo_settings(known_hosts: Any, tls_certs: Any) -> None:
+            git.set_known_hosts(known_hosts)
+            git.set_tls_certs(tls_certs)
+
+        controller = Controller(
+            kube, cache, repo, store, settings=ctl_settings, config=config, on_repo_settings=on_repo_settings
+        )
+        elector = (
+            LeaderElector(kube, lease or LeaseSettings(namespace=namespace)) if leader_election else None
+        )
+        await cache.start(wait=True, timeout=120)
+        try:
+            yield Runtime(kube, cache, git, repo, store, controller, elector)
+        finally:
+            await cache.stop()
+    finally:
+        await kube.aclose()
+
+
+async def run_controller(rt: Runtime) -> None:
+    """Run until ``rt.stop()``: with leader election, reconcile only while holding the Lease."""
+    if rt.elector is None:
+        await rt.controller.run()
+        return
+    controller = rt.controller
+
+    async def lead() -> None:
+        controller._stop = asyncio.Event()
+        await controller.run()
+
+    await rt.elector.run(lead)
+
+
+# --- the embedded default (``argosy quickstart``) ------------------------------------------------------
+
+PLACEHOLDER_REPO = "http://git.argosy.local/sophia-platform.git"
+_COMMIT_DATE = "2026-01-01T00:00:00+00:00"
+
+
+def _git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME="Argosy quickstart",
+        GIT_AUTHOR_EMAIL="quickstart@argosy.invalid",
+        GIT_COMMITTER_NAME="Argosy quickstart",
+        GIT_COMMITTER_EMAIL="quickstart@argosy.invalid",
+        GIT_AUTHOR_DATE=_COMMIT_DATE,
+        GIT_COMMITTER_DATE=_COMMIT_DATE,
+    )
+    return env
+
+
+def _git(*args: str, cwd: Path | None = None) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=_git_env(), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def publish_directory(source: Path, base: Path, name: str = "sophia-platform.git") -> str:
+    """Commit ``source`` (deterministically: the same files give the same SHA) to branch ``main`` of
+    the bare repository ``base/name``; returns the commit SHA. The checkout is never touched."""
+    bare = base / name
+    if not (bare / "HEAD").exists():
+        bare.mkdir(parents=True, exist_ok=True)
+        _git("init", "--bare", "--quiet", "--initial-branch=main", str(bare))
+    with tempfile.TemporaryDirectory(prefix="argosy-publish-") as tmp:
+        work = Path(tmp) / "work"
+        shutil.copytree(source, work, ignore=shutil.ignore_patterns(".git"))
+        _git("init", "--quiet", "--initial-branch=main", cwd=work)
+        _git("add", "-A", cwd=work)
+        _git("commit", "--quiet", "-m", f"{source.name}", cwd=work)
+        _git("push", "--quiet", "--force", str(bare), "HEAD:refs/heads/main", cwd=work)
+        return _git("rev-parse", "HEAD", cwd=work).strip()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class GitDaemon:
+    """``git daemon`` serving every repository under ``base`` read-only on 127.0.0.1."""
+
+    def __init__(self, base: Path, port: int | None = None) -> None:
+        self.base = base
+        self.port = port or _free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"git://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> GitDaemon:
+        self._process = subprocess.Popen(
+            [
+                "git",
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--informative-errors",
+                f"--base-path={self.base}",
+                "--listen=127.0.0.1",
+                f"--port={self.port}",
+                str(self.base),
+            ],
+            env=_git_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            if self._process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"git daemon did not start on 127.0.0.1:{self.port}")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def platform_objects(platform: Path, repo_url: str, namespace: str = "argocd") -> list[dict[str, Any]]:
+    """The objects the quickstart applies, in order: configuration, the repository Secret, projects,
+    applications; the placeholder repository URL replaced (in memory) by ``repo_url``."""
+    argocd = platform / "argocd"
+
+    def load(path: Path) -> list[dict[str, Any]]:
+        text = path.read_text(encoding="utf-8").replace(PLACEHOLDER_REPO, repo_url)
+        docs = parse_manifests(text, file=path.name)
+        for doc in docs:
+            doc.setdefault("metadata", {})["namespace"] = namespace
+        return docs
+
+    objects: list[dict[str, Any]] = []
+    for path in sorted((argocd / "config").glob("*.yaml")):
+        if path.name.endswith(".template.yaml"):
+            continue
+        objects.extend(load(path))
+    for secret in load(argocd / "config" / "repository-secret.template.yaml"):
+        data = dict(secret.get("stringData") or {})
+        data["password"] = secrets.token_hex(16)  # git:// takes no credentials; never a real value
+        secret["stringData"] = data
+        objects.append(secret)
+    for sub in ("projects", "applications"):
+        for path in sorted((argocd / sub).glob("*.yaml")):
+            objects.extend(load(path))
+    return objects
+
+
+async def apply_platform(
+    kubeconfig: str | None, platform: Path, repo_url: str, namespace: str = "argocd"
+) -> list[str]:
+    """Install the CRDs and namespace, then apply the platform; returns the Application names."""
+    async with KubeClient.from_kubeconfig(kubeconfig) as kube:
+        await install(kube, namespace)
+        objects = platform_objects(platform, repo_url, namespace)
+        await apply_objects(kube, objects)
+    return [o["metadata"]["name"] for o in objects if o.get("kind") == "Application"]
+
+
+def application_rows(apps: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """One row per Application: name, project, environment, sync, health, revision (short)."""
+    rows = []
+    for obj in sorted(apps, key=lambda a: str(a["metadata"]["name"])):
+        status = obj.get("status") or {}
+        sync = status.get("sync") or {}
+        rows.append(
+            {
+                "application": str(obj["metadata"]["name"]),
+                "project": str((obj.get("spec") or {}).get("project") or "default"),
+                "environment": str(((obj.get("metadata") or {}).get("labels") or {}).get("environment", "")),
+                "sync": str(sync.get("status") or "Unknown"),
+                "health": str((status.get("health") or {}).get("status") or "Unknown"),
+                "revision": str(sync.get("revision") or "")[:7],
+                "operation": str((status.get("operationState") or {}).get("phase") or ""),
+            }
+        )
+    return rows
+
+
+async def list_applications(kube: KubeClient, namespace: str = "argocd") -> list[dict[str, Any]]:
+    return list((await kube.list("argoproj.io/v1alpha1", "Application", namespace)).items)

@@ -1,0 +1,159 @@
+# ruff: noqa: PLR0917, B008  (typer reads options from parameter defaults)
+"""``argosy quickstart``: the embedded default. Starts the local control plane, serves the example
+platform from a local ``git daemon``, installs Argosy's CRDs, configuration, projects and
+applications, runs the controller in-process and shows the applications converge."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from argosy.adapters.localcluster import plane, toolchain
+from argosy.cli.groups import app
+from argosy.cli.server import composition_root
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+DEFAULT_PLATFORM = Path(__file__).resolve().parents[3] / "examples" / "sophia-platform"
+
+
+def _table(rows: list[dict[str, str]]) -> Table:
+    table = Table(title="Argosy applications")
+    for column in ("application", "project", "environment", "sync status", "health", "revision"):
+        table.add_column(column)
+    for r in rows:
+        sync_style = "green" if r["sync"] == "Synced" else "yellow"
+        health_style = "green" if r["health"] == "Healthy" else "yellow"
+        table.add_row(
+            r["application"],
+            r["project"],
+            r["environment"],
+            f"[{sync_style}]{r['sync']}[/]",
+            f"[{health_style}]{r['health']}[/]",
+            r["revision"],
+        )
+    return table
+
+
+def _converged(rows: list[dict[str, str]], expected: int) -> bool:
+    return len(rows) >= expected and all(r["sync"] == "Synced" and r["health"] == "Healthy" for r in rows)
+
+
+async def _session(
+    *,
+    kubeconfig: str,
+    namespace: str,
+    platform: Path,
+    repo_url: str,
+    timeout: float,
+    exit_when_converged: bool,
+    state_dir: Path | None,
+) -> bool:
+    bootstrap = composition_root()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    err.print("Installing the CRDs, configuration, projects and applications", highlight=False)
+    names = await bootstrap.apply_platform(kubeconfig, platform, repo_url, namespace)
+    converged = False
+    async with bootstrap.runtime(
+        kubeconfig=kubeconfig,
+        namespace=namespace,
+        state_dir=state_dir,
+        progress=lambda m: err.print(m, markup=False),
+    ) as rt:
+        task = asyncio.create_task(bootstrap.run_controller(rt))
+        started = time.monotonic()
+        last = ""
+        rows: list[dict[str, str]] = []
+        err.print(f"Controller running; waiting for {len(names)} applications (timeout {timeout:.0f}s)")
+        while not stop.is_set() and time.monotonic() - started < timeout:
+            rows = bootstrap.application_rows(await bootstrap.list_applications(rt.kube, namespace))
+            synced = sum(r["sync"] == "Synced" for r in rows)
+            healthy = sum(r["health"] == "Healthy" for r in rows)
+            line = f"{synced}/{len(names)} Synced, {healthy}/{len(names)} Healthy"
+            if line != last:
+                err.print(f"  [{time.monotonic() - started:5.1f}s] {line}", highlight=False)
+                last = line
+            if _converged(rows, len(names)):
+                converged = True
+                break
+            if task.done():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+        out.print(_table(rows))
+        if converged:
+            err.print(f"Converged in {time.monotonic() - started:.1f}s.")
+        elif not stop.is_set():
+            err.print(f"[red]Not converged after {timeout:.0f}s[/red]; see the table above.")
+        if not exit_when_converged and not stop.is_set():
+            err.print("Argosy keeps reconciling. Press Ctrl-C to stop.")
+            with contextlib.suppress(asyncio.CancelledError):
+                await stop.wait()
+        rt.stop()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=15)
+    return converged
+
+
+@app.command("quickstart")
+def quickstart(
+    name: str = typer.Option("default", "--name", "-n", help="Local cluster name."),
+    namespace: str = typer.Option("argocd", "--namespace", "-N"),
+    platform: Path = typer.Option(DEFAULT_PLATFORM, "--platform", help="The GitOps repository to serve."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds to wait for convergence."),
+    exit_when_converged: bool = typer.Option(
+        False, "--exit-when-converged", help="Exit (0 when converged, 1 otherwise) instead of running on."
+    ),
+    state_dir: Path | None = typer.Option(None, "--state-dir", help="Default ~/.local/state/argosy."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run Argosy on the example platform: local cluster, local Git server, controller, until Ctrl-C."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    bootstrap: Any = composition_root()
+    if not (platform / "argocd" / "applications").is_dir():
+        err.print(f"error: {platform} is not a GitOps repository with argocd/applications")
+        raise typer.Exit(2)
+    tools = toolchain.ensure_toolchain(lambda m: err.print(m, markup=False))
+    state = plane.up(name, tools, progress=lambda m: err.print(m, markup=False))
+    state_root = state_dir or bootstrap.default_state_dir()
+    git_base = state_root / "quickstart" / "git"
+    git_base.mkdir(parents=True, exist_ok=True)
+    sha = bootstrap.publish_directory(platform, git_base)
+    daemon = bootstrap.GitDaemon(git_base).start()
+    repo_url = f"{daemon.url}/sophia-platform.git"
+    err.print(f"Serving {platform} at {repo_url} (main = {sha[:7]})", highlight=False)
+    try:
+        converged = asyncio.run(
+            _session(
+                kubeconfig=str(state.kubeconfig),
+                namespace=namespace,
+                platform=platform,
+                repo_url=repo_url,
+                timeout=timeout,
+                exit_when_converged=exit_when_converged,
+                state_dir=state_dir,
+            )
+        )
+    finally:
+        daemon.stop()
+    err.print(f"The cluster keeps running: export KUBECONFIG={state.kubeconfig}", markup=False)
+    err.print(f"Stop it with: argosy cluster down --name {name}", markup=False)
+    if exit_when_converged and not converged:
+        raise typer.Exit(1)
