@@ -15,6 +15,14 @@ with :func:`argosy.core.diff.diff` and assesses health with :func:`argosy.core.h
   object's managedFields), so drift says who made it.
 * Secrets are masked by the core diff; nothing here keeps a raw live or desired object in the
   result, so ``CompareResult.to_dict()`` is safe to store and show.
+* A desired resource whose live object another app tracks is reported in
+  ``CompareResult.warnings`` (``SharedResourceWarning``) and ``ResourceStatus.shared_with``.
+* ``memo`` (a :class:`CompareMemo` kept by the caller per app) reuses a resource's status while
+  neither its desired manifest nor its live ``resourceVersion`` changed: no dry run, no diff
+  (Argo CD caches server-side diff results the same way).
+* Each server-side dry run is recorded as ``ResourceStatus.dry_run_fingerprint``;
+  :meth:`CompareResult.prior_dry_runs` hands them to the sync executor of the same operation,
+  which then skips its own dry run of the same object.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -33,9 +41,17 @@ from argosy.model import annotations as ann
 from argosy.model.health import HealthResult, HealthStatus
 from argosy.model.resources import ResourceKey
 from argosy.ports.kube import Kube, is_not_found
-from argosy.services.sync import FIELD_MANAGER, prepare_manifest
+from argosy.services.sync import (
+    FIELD_MANAGER,
+    PriorDryRun,
+    dry_run_fingerprint,
+    prepare_manifest,
+    tracked_by,
+)
 
 __all__ = [
+    "SHARED_RESOURCE_WARNING",
+    "CompareMemo",
     "CompareResult",
     "CompareSettings",
     "LiveLookup",
@@ -47,6 +63,7 @@ __all__ = [
 
 LiveLookup = Callable[[ResourceKey], "Mapping[str, Any] | Awaitable[Mapping[str, Any] | None] | None"]
 IGNORE_HEALTHCHECK = "argocd.argoproj.io/ignore-healthcheck"
+SHARED_RESOURCE_WARNING = "SharedResourceWarning"
 
 
 class SyncStatus(StrEnum):
@@ -80,6 +97,10 @@ class ResourceStatus:
     requires_pruning: bool = False
     ignore_extraneous: bool = False
     note: str = ""
+    shared_with: str = ""
+    """Another application that tracks the live object (SharedResourceWarning)."""
+    dry_run_fingerprint: str = ""
+    """Identifies the server-side dry run made for this resource ("" when none was made)."""
 
     @property
     def drift(self) -> tuple[tuple[str, str | None], ...]:
@@ -97,6 +118,7 @@ class ResourceStatus:
             ),
             "requiresPruning": self.requires_pruning,
             "note": self.note,
+            "sharedWith": self.shared_with,
             "diff": self.diff.as_dict() if self.diff is not None else None,
         }
 
@@ -106,6 +128,8 @@ class CompareResult:
     sync_status: SyncStatus
     health: HealthResult
     resources: tuple[ResourceStatus, ...]
+    warnings: tuple[str, ...] = ()
+    """App conditions to show, e.g. ``SharedResourceWarning: ...``."""
 
     def resource(self, key: ResourceKey) -> ResourceStatus:
         for res in self.resources:
@@ -117,12 +141,54 @@ class CompareResult:
     def out_of_sync(self) -> tuple[ResourceStatus, ...]:
         return tuple(r for r in self.resources if r.status is SyncStatus.OUT_OF_SYNC)
 
+    def prior_dry_runs(self) -> dict[ResourceKey, PriorDryRun]:
+        """The server-side dry runs this compare made, for ``SyncExecutor(prior_dry_runs=...)``."""
+        return {
+            r.key: PriorDryRun(r.dry_run_fingerprint, in_sync=r.status is SyncStatus.SYNCED)
+            for r in self.resources
+            if r.dry_run_fingerprint
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "syncStatus": str(self.sync_status),
             "health": {"status": str(self.health.status), "message": self.health.message},
             "resources": [r.to_dict() for r in self.resources],
+            "warnings": list(self.warnings),
         }
+
+
+class CompareMemo:
+    """Per-app memory of the last compare: a resource whose desired manifest and live
+    ``resourceVersion`` are unchanged keeps its status (no dry run, no diff). Keep one per app
+    and pass it to every :func:`compare_app` of that app; ``clear()`` on a hard refresh."""
+
+    def __init__(self) -> None:
+        self._entries: dict[ResourceKey, tuple[str, str, ResourceStatus]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: ResourceKey, desired: str, version: str) -> ResourceStatus | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == desired and entry[1] == version and version:
+            self.hits += 1
+            return entry[2]
+        self.misses += 1
+        return None
+
+    def put(self, key: ResourceKey, desired: str, version: str, status: ResourceStatus) -> None:
+        self._entries[key] = (desired, version, status)
+
+    def retain(self, keys: Iterable[ResourceKey]) -> None:
+        wanted = set(keys)
+        for key in [k for k in self._entries if k not in wanted]:
+            del self._entries[key]
 
 
 def resource_key(manifest: Mapping[str, Any], default_namespace: str = "") -> ResourceKey:
@@ -155,9 +221,11 @@ async def compare_app(
     live: Iterable[Mapping[str, Any]] | None = None,
     live_lookup: LiveLookup | None = None,
     settings: CompareSettings | None = None,
+    memo: CompareMemo | None = None,
 ) -> CompareResult:
     """Compare an app's desired manifests with the cluster (see the module docstring)."""
     settings = settings or CompareSettings()
+    settings_text = repr(settings)
     semaphore = asyncio.Semaphore(max(1, settings.concurrency))
     wanted: dict[ResourceKey, Mapping[str, Any]] = {}
     for manifest in desired:
@@ -202,6 +270,15 @@ async def compare_app(
             )
         current = await fetch(key, manifest)
         target = prepare_manifest(manifest, key, settings.app_name)
+        shared = tracked_by(current)
+        shared = shared if shared and shared != settings.app_name else ""
+        memo_desired = memo_version = ""
+        if memo is not None and current is not None:
+            memo_desired = dry_run_fingerprint(target, settings_text)
+            memo_version = _version(current)
+            hit = memo.get(key, memo_desired, memo_version)
+            if hit is not None:
+                return hit
         if current is None:
             result = diff(target, None, options=_options(settings, key))
             return ResourceStatus(
@@ -212,6 +289,7 @@ async def compare_app(
                 note="not found in the cluster",
             )
         note = ""
+        fingerprint = ""
         predicted: Mapping[str, Any] | None = None
         if settings.server_side_diff:
             try:
@@ -223,6 +301,7 @@ async def compare_app(
                     # The prediction must start from the live object it is compared with: if a
                     # controller wrote in between, read live again (a dry run keeps the version).
                     if _version(predicted) == _version(current):
+                        fingerprint = dry_run_fingerprint(target, settings.field_manager)
                         break
                     async with semaphore:
                         current = await kube.get(
@@ -233,16 +312,29 @@ async def compare_app(
                 note = f"server-side diff failed, used the three-way diff: {exc}"
         mode = DiffMode.SERVER_SIDE if predicted is not None else DiffMode.THREE_WAY
         result = diff(target, current, predicted_live=predicted, options=_options(settings, key, mode))
-        return ResourceStatus(
+        status = ResourceStatus(
             key=key,
             status=SyncStatus.OUT_OF_SYNC if result.modified else SyncStatus.SYNCED,
             health=assess(current, overrides=settings.health_overrides),
             diff=result,
             note=note,
+            shared_with=shared,
+            dry_run_fingerprint=fingerprint,
         )
+        if memo is not None and not note and memo_version:
+            memo.put(key, memo_desired, memo_version, replace(status, dry_run_fingerprint=""))
+        return status
 
     keys = sorted(set(wanted) | set(known))
     statuses = tuple(await asyncio.gather(*(one(k) for k in keys)))
+    if memo is not None:
+        memo.retain(keys)
+    warnings = tuple(
+        f"{SHARED_RESOURCE_WARNING}: {s.key.kind}/{s.key.name} is part of applications "
+        f"{settings.app_name or '(this app)'} and {s.shared_with}"
+        for s in statuses
+        if s.shared_with
+    )
     healths = [
         ResourceHealth(
             group=s.key.group,
@@ -266,6 +358,7 @@ async def compare_app(
         sync_status=sync_status,
         health=aggregate(healths, expects_resources=bool(wanted)),
         resources=statuses,
+        warnings=warnings,
     )
 
 

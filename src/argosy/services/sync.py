@@ -33,13 +33,16 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
+from argosy.core.diff import IgnoreRule, matching_rules, respect_ignore_differences, three_way_merge_patch
 from argosy.core.health import HealthOverrides, assess
 from argosy.core.plan import (
     Action,
@@ -56,6 +59,8 @@ from argosy.core.plan import (
 )
 from argosy.core.plan.tasks import Operation
 from argosy.model.annotations import (
+    ANNOTATION_DELETION_APPROVED,
+    ANNOTATION_KUBECTL_LAST_APPLIED,
     ANNOTATION_TRACKING_ID,
     HookDeletePolicy,
     PropagationPolicy,
@@ -69,14 +74,19 @@ from argosy.ports.kube import Kube, KubePropagation, is_already_exists, is_inval
 __all__ = [
     "ARGOCD_FIELD_MANAGER",
     "FIELD_MANAGER",
+    "SHARED_RESOURCE_FOUND",
     "STATE_VERSION",
+    "PriorDryRun",
     "ResourceResult",
     "SyncEvent",
     "SyncExecutor",
     "SyncResult",
     "SyncSettings",
     "SyncTimeout",
+    "deletion_approved",
+    "dry_run_fingerprint",
     "prepare_manifest",
+    "tracked_by",
     "tracking_id",
 ]
 
@@ -87,6 +97,8 @@ ARGOCD_FIELD_MANAGER = "argocd-controller"
 """Argo CD's server-side apply field manager; pass it in ``take_over_managers`` to migrate."""
 STATE_VERSION = 1
 DRY_RUN_FAILED = "one or more objects failed to apply (dry run)"
+SHARED_RESOURCE_FOUND = "Shared resource found"
+APPLICATION_API_VERSION = "argoproj.io/v1alpha1"
 
 _PROPAGATION: dict[PropagationPolicy, KubePropagation] = {
     PropagationPolicy.FOREGROUND: "Foreground",
@@ -119,6 +131,50 @@ def prepare_manifest(manifest: Mapping[str, Any], key: ResourceKey, app_name: st
     return obj
 
 
+def tracked_by(obj: Mapping[str, Any] | None) -> str:
+    """The application named by an object's tracking-id annotation ("" when untracked)."""
+    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    raw = str(annotations.get(ANNOTATION_TRACKING_ID) or "")
+    app, sep, _rest = raw.partition(":")
+    return app if sep else ""
+
+
+def dry_run_fingerprint(obj: Mapping[str, Any], field_manager: str, validate: bool | None = None) -> str:
+    """Identifies the exact server-side apply dry run of ``obj`` (for :class:`PriorDryRun`)."""
+    text = json.dumps([obj, field_manager, validate], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def deletion_approved(app: Mapping[str, Any] | None, operation_started: datetime) -> bool:
+    """Whether ``argocd.argoproj.io/deletion-approved`` on the Application is an RFC 3339 time
+    after the operation started (approvals given before this operation do not count)."""
+    annotations = ((app or {}).get("metadata") or {}).get("annotations") or {}
+    approved = _parse_time(str(annotations.get(ANNOTATION_DELETION_APPROVED) or ""))
+    started = operation_started if operation_started.tzinfo else operation_started.replace(tzinfo=UTC)
+    return approved is not None and approved >= started
+
+
+@dataclass(frozen=True, slots=True)
+class PriorDryRun:
+    """A server-side apply dry run that this operation already made, e.g. by ``compare_app``.
+
+    The executor skips its own dry run of a task whose prepared object has the same
+    ``fingerprint`` (:func:`dry_run_fingerprint`): the server already accepted exactly that
+    object. With ``ApplyOutOfSyncOnly=true`` a task whose prior dry run found it ``in_sync`` is
+    not written at all."""
+
+    fingerprint: str
+    in_sync: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class SyncSettings:
     """How to execute one sync. The defaults follow Argo CD except where noted."""
@@ -149,6 +205,21 @@ class SyncSettings:
     create_namespace: str = ""
     """``CreateNamespace=true``: create this namespace (the destination) first if missing."""
     health_overrides: HealthOverrides | None = None
+    ignore_rules: tuple[IgnoreRule, ...] = ()
+    """App and system ignoreDifferences; used for ``RespectIgnoreDifferences=true``."""
+    resources: frozenset[ResourceKey] | None = None
+    """Selective sync: only these resources are synced or pruned, and no hook runs (the
+    executor filters the plan, whatever ``PlanOptions.resources`` the plan was built with)."""
+    app_namespace: str = ""
+    """Namespace of the Application ``app_name``; read for ``deletion-approved`` (Prune=confirm)."""
+    operation_started_at: datetime | None = None
+    """When the operation started (default: when the executor was created). A deletion approval
+    must be later than this."""
+    wait_for_prune_confirmation: bool = True
+    """While a ``Prune=confirm`` prune waits for approval: keep polling (True; bounded by
+    ``timeout``), or return a Running result at once so the caller resumes later (False)."""
+    dry_run_concurrency: int | None = None
+    """Parallel dry runs (default: ``concurrency``). They are independent of each other."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,11 +369,22 @@ class SyncExecutor:
         settings: SyncSettings | None = None,
         *,
         state: str | Mapping[str, Any] | None = None,
+        prior_dry_runs: Mapping[ResourceKey, PriorDryRun] | None = None,
     ) -> None:
         self.kube = kube
-        self.plan = plan
         self.settings = settings or SyncSettings()
+        if self.settings.resources is not None:
+            selected = self.settings.resources
+            plan = SyncPlan(
+                tasks=tuple(t for t in plan.tasks if not t.is_hook and t.key in selected),
+                warnings=plan.warnings,
+            )
+        self.plan = plan
         self.machine = SyncMachine(plan)
+        self._prior: Mapping[ResourceKey, PriorDryRun] = prior_dry_runs or {}
+        self._live: dict[str, dict[str, Any] | None] = {}
+        self._prune_confirmed = False
+        self._started_at = self.settings.operation_started_at or datetime.now(UTC)
         self._tasks = {t.task_id: t for t in plan.tasks}
         self._events: list[SyncEvent] = []
         self._hook_names: dict[str, str] = {}
@@ -334,6 +416,8 @@ class SyncExecutor:
                 "messages": self._messages,
                 "wavesStarted": self._waves_started,
                 "events": [e.to_dict() for e in self._events],
+                "pruneConfirmed": self._prune_confirmed,
+                "startedAt": self._started_at.isoformat(),
             },
             sort_keys=True,
         )
@@ -350,6 +434,10 @@ class SyncExecutor:
         self._messages = {str(k): str(v) for k, v in (data.get("messages") or {}).items()}
         self._waves_started = int(data.get("wavesStarted", 0))
         self._events = [SyncEvent.from_dict(e) for e in data.get("events") or []]
+        self._prune_confirmed = bool(data.get("pruneConfirmed", False))
+        started = _parse_time(str(data.get("startedAt") or ""))
+        if started is not None and self.settings.operation_started_at is None:
+            self._started_at = started
 
     # --- results ---------------------------------------------------------------------------------
 
@@ -406,12 +494,22 @@ class SyncExecutor:
         started = time.monotonic()
         settings = self.settings
         if not self._dry_run_done:
+            await self._read_live()
+            shared = self._shared_resources()
+            if shared:
+                self._fail_before_start(
+                    f"{SHARED_RESOURCE_FOUND}: " + ", ".join(shared), "not run: a resource is shared"
+                )
+                self._dry_run_done = True
+                return self.result()
             if settings.create_namespace:
                 await self._ensure_namespace(settings.create_namespace)
             if settings.dry_run and not await self._dry_run():
                 self._dry_run_done = True
                 return self.result()
             self._dry_run_done = True
+        elif not self._live:
+            await self._read_live()
         observation: Observation | None = None
         while True:
             if settings.timeout is not None and time.monotonic() - started > settings.timeout:
@@ -423,6 +521,20 @@ class SyncExecutor:
             if self._starts_wave(step) and max_waves is not None and self._waves_started >= max_waves:
                 self.machine.state = before  # undo: the wave is left for the next run
                 return self.result()
+            unconfirmed = [
+                a.task for a in step.actions if a.kind is ActionKind.PRUNE and a.task.needs_confirmation
+            ]
+            if unconfirmed and not self._prune_confirmed:
+                self._prune_confirmed = await self._deletion_approved()
+            if unconfirmed and not self._prune_confirmed:
+                # Pending: the wave does not start until the app approves the deletion.
+                more = f" and {len(unconfirmed) - 1} more resources" if len(unconfirmed) > 1 else ""
+                message = f"Waiting for pruning confirmation of {unconfirmed[0].ref}{more}"
+                self.machine.state = replace(before, message=message)
+                if not settings.wait_for_prune_confirmation:
+                    return self.result()
+                await asyncio.sleep(max(settings.poll_interval, 0.05))
+                continue
             await self._play(step, max_waves)
             if self.machine.state.phase.completed:
                 return self.result()
@@ -554,7 +666,76 @@ class SyncExecutor:
         return SyncEvent(kind, key.format(), str(task.phase), task.wave, detail)
 
     def _prepare(self, task: SyncTask) -> dict[str, Any]:
-        return prepare_manifest(task.manifest or {}, task.key, self.settings.app_name)
+        obj = prepare_manifest(task.manifest or {}, task.key, self.settings.app_name)
+        live = self._live.get(task.task_id)
+        if live is not None and self._respects_ignore(task):
+            # RespectIgnoreDifferences=true: ignored fields keep their live values. Only when the
+            # live object exists (Argo CD: the option does nothing for creations).
+            obj = respect_ignore_differences(obj, live, self.settings.ignore_rules)
+        return obj
+
+    def _respects_ignore(self, task: SyncTask) -> bool:
+        return bool(
+            task.options.respect_ignore_differences
+            and not task.is_hook
+            and matching_rules(task.key, self.settings.ignore_rules)
+        )
+
+    def _needs_live(self, task: SyncTask) -> bool:
+        if task.operation is not Operation.APPLY or task.task_id in self._live:
+            return False
+        return bool(task.options.fail_on_shared_resource) or self._respects_ignore(task)
+
+    async def _read_live(self) -> None:
+        """Read the live objects that sync options need before the dry run: for
+        ``FailOnSharedResource`` and ``RespectIgnoreDifferences`` (once per operation)."""
+        tasks = [t for t in self.plan.main_tasks if self._needs_live(t)]
+
+        async def one(task: SyncTask) -> None:
+            try:
+                async with self._semaphore:
+                    live = await self.kube.get(
+                        _api_version(task), task.key.kind, task.key.name, task.key.namespace or None
+                    )
+            except Exception as exc:
+                if not is_not_found(exc):
+                    raise
+                live = None
+            self._live[task.task_id] = live
+
+        await asyncio.gather(*(one(t) for t in tasks))
+
+    def _shared_resources(self) -> list[str]:
+        """``FailOnSharedResource=true``: resources whose live object another app tracks."""
+        out: list[str] = []
+        for task in self.plan.main_tasks:
+            if task.operation is not Operation.APPLY or not task.options.fail_on_shared_resource:
+                continue
+            owner = tracked_by(self._live.get(task.task_id))
+            if owner and owner != self.settings.app_name:
+                out.append(f"{task.key.kind}/{task.key.name} (tracked by application {owner})")
+        return out
+
+    def _fail_before_start(self, message: str, skipped: str) -> None:
+        self.machine.state = MachineState(
+            statuses=tuple((t.task_id, TaskStatus.SKIPPED, skipped) for t in self.plan.tasks),
+            phase=OperationPhase.FAILED,
+            message=message,
+            failure=message,
+        )
+
+    async def _deletion_approved(self) -> bool:
+        settings = self.settings
+        if not (settings.app_name and settings.app_namespace):
+            return False
+        try:
+            app = await self.kube.get(
+                APPLICATION_API_VERSION, "Application", settings.app_name, settings.app_namespace
+            )
+        except Exception as exc:
+            log.warning("%s: cannot read the Application for deletion approval: %s", settings.app_name, exc)
+            return False
+        return deletion_approved(app, self._started_at)
 
     def _forced(self, task: SyncTask) -> bool:
         settings = self.settings
@@ -624,6 +805,18 @@ class SyncExecutor:
             await self.kube.replace(obj, field_manager=manager)
             return Outcome(ok=True, message="replaced"), [self._event("replace", task)]
         validate = False if options.validate is False else None
+        prior = self._prior.get(task.key)
+        if (
+            options.apply_out_of_sync_only
+            and prior is not None
+            and prior.in_sync
+            and prior.fingerprint == dry_run_fingerprint(obj, manager, validate)
+        ):
+            return Outcome(ok=True, message="already in sync (ApplyOutOfSyncOnly)"), [
+                self._event("skipped-in-sync", task)
+            ]
+        if options.server_side_apply is False:
+            return await self._client_side_apply(task, obj, forced)
         if self.settings.take_over_managers:
             taken = await self._take_over(task)
             if taken:
@@ -639,6 +832,64 @@ class SyncExecutor:
             events.append(self._event("recreate", task, detail=str(exc)))
             message = "re-created (Force=true) after: " + str(exc)
         return Outcome(ok=True, message=message), events
+
+    async def _client_side_apply(
+        self, task: SyncTask, obj: dict[str, Any], forced: bool
+    ) -> tuple[Outcome, list[SyncEvent]]:
+        """``ServerSideApply=false``: ``kubectl apply`` semantics. The desired object is recorded in
+        the ``last-applied-configuration`` annotation; an update is a three-way JSON merge patch
+        (last-applied, desired, live) that deletes only fields we applied before."""
+        manager = self.settings.field_manager
+        namespace = task.key.namespace or None
+        annotations = dict(obj["metadata"].get("annotations") or {})
+        annotations.pop(ANNOTATION_KUBECTL_LAST_APPLIED, None)
+        obj["metadata"]["annotations"] = annotations
+        record = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+        obj["metadata"]["annotations"] = {**annotations, ANNOTATION_KUBECTL_LAST_APPLIED: record}
+        try:
+            live = await self.kube.get(_api_version(task), task.key.kind, task.key.name, namespace)
+        except Exception as exc:
+            if not is_not_found(exc):
+                raise
+            await self.kube.create(obj, field_manager=manager)
+            return Outcome(ok=True, message="created (client-side apply)"), [
+                self._event("create", task, detail="client-side")
+            ]
+        last_text = ((live.get("metadata") or {}).get("annotations") or {}).get(
+            ANNOTATION_KUBECTL_LAST_APPLIED
+        )
+        last: dict[str, Any] | None = None
+        if isinstance(last_text, str) and last_text:
+            try:
+                loaded = json.loads(last_text)
+            except ValueError:
+                loaded = None
+            last = loaded if isinstance(loaded, dict) else None
+        patch = three_way_merge_patch(last, obj, live)
+        if not patch:
+            return Outcome(ok=True, message="unchanged (client-side apply)"), [
+                self._event("apply", task, detail="client-side, unchanged")
+            ]
+        try:
+            await self.kube.patch(
+                _api_version(task),
+                task.key.kind,
+                task.key.name,
+                patch,
+                namespace,
+                patch_type="merge",
+                field_manager=manager,
+            )
+        except Exception as exc:
+            if not (forced and is_invalid(exc)):
+                raise
+            await self._recreate(obj, task)
+            return Outcome(ok=True, message="re-created (Force=true) after: " + str(exc)), [
+                self._event("recreate", task, detail=str(exc))
+            ]
+        return Outcome(ok=True, message="applied (client-side)"), [
+            self._event("apply", task, detail="client-side")
+        ]
 
     async def _take_over(self, task: SyncTask) -> list[str]:
         """Before applying, hand the field ownership of ``take_over_managers`` to our manager.
@@ -806,9 +1057,11 @@ class SyncExecutor:
         }
         defined = {t.defines for t in self.plan.tasks if t.defines is not None}
         failures: dict[str, str] = {}
+        limit = self.settings.dry_run_concurrency or self.settings.concurrency
+        semaphore = asyncio.Semaphore(max(1, limit))
 
         async def one(task: SyncTask) -> None:
-            async with self._semaphore:
+            async with semaphore:
                 message = await self._dry_run_task(task, created_namespaces, defined)
             if message:
                 failures[task.task_id] = message
@@ -833,6 +1086,15 @@ class SyncExecutor:
         self, task: SyncTask, created_namespaces: Iterable[str], defined: set[Any]
     ) -> str:
         """An error message, or "" when the dry run passed or was skipped."""
+        obj = self._prepare(task)
+        validate = False if task.options.validate is False else None
+        prior = self._prior.get(task.key)
+        if (
+            prior is not None
+            and not task.is_hook
+            and prior.fingerprint == dry_run_fingerprint(obj, self.settings.field_manager, validate)
+        ):
+            return ""  # this operation's compare already dry-ran exactly this object
         try:
             await self.kube.resource(_api_version(task), task.key.kind)
         except Exception as exc:
@@ -841,12 +1103,10 @@ class SyncExecutor:
             if task.key.group_kind in defined or task.options.skip_dry_run_on_missing_resource:
                 return ""
             return str(exc)
-        obj = self._prepare(task)
         try:
             if task.is_hook:
                 await self.kube.create(obj, dry_run=True, field_manager=self.settings.field_manager)
             else:
-                validate = False if task.options.validate is False else None
                 await self.kube.apply(
                     obj,
                     field_manager=self.settings.field_manager,

@@ -57,7 +57,7 @@ from argosy.core.diff.paths import (
     parse_json_pointer,
 )
 from argosy.core.diff.quantity import parse_quantity
-from argosy.core.diff.threeway import predict_live
+from argosy.core.diff.threeway import predict_live, three_way_merge_patch
 
 __all__ = [
     "MASK_CHAR",
@@ -100,4 +100,5 @@ __all__ = [
     "predict_live",
     "respect_ignore_differences",
     "secret_string_data_to_data",
+    "three_way_merge_patch",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 
 from argosy.core.diff.paths import merge_key
 
-__all__ = ["predict_live"]
+__all__ = ["predict_live", "three_way_merge_patch"]
 
 
 def predict_live(
@@ -61,3 +61,39 @@ def _merge(field: str | None, desired: Any, live: Any, last: Any) -> Any:
         ]
         return merged
     return copy.deepcopy(desired)
+
+
+def three_way_merge_patch(
+    last_applied: Mapping[str, Any] | None, desired: Mapping[str, Any], live: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7386) that client-side applies ``desired`` over ``live``.
+
+    Like ``kubectl apply`` without ``--server-side``: every field ``desired`` sets to a value that
+    differs from live is set; fields that ``last_applied`` had and ``desired`` no longer has are
+    deleted (``null``), when live still has them; every other live field is kept. Maps are
+    patched recursively; lists are sent whole when they differ (merge-patch semantics: no
+    per-item merge). ``last_applied=None`` deletes nothing (the object was not client-side
+    applied before). An empty dict means nothing to change.
+    """
+    return _patch(last_applied if isinstance(last_applied, Mapping) else {}, desired, live)
+
+
+def _patch(last: Mapping[str, Any], desired: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in desired.items():
+        current = live.get(key)
+        if value is None:
+            if key in live:
+                out[key] = None
+            continue
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            previous = last.get(key)
+            sub = _patch(previous if isinstance(previous, Mapping) else {}, value, current)
+            if sub:
+                out[key] = sub
+        elif key not in live or value != current or type(value) is not type(current):
+            out[key] = copy.deepcopy(value)
+    for key in last:
+        if key not in desired and key in live:
+            out[key] = None
+    return out

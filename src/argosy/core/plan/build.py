@@ -71,6 +71,10 @@ class PlanOptions:
     """Delete live resources that are no longer desired (otherwise they are listed as prune-skipped)."""
     prune_confirmed: bool = False
     """Pruning of ``Prune=confirm`` resources was approved."""
+    defer_prune_confirmation: bool = False
+    """Plan unapproved ``Prune=confirm`` prunes as prune tasks with ``needs_confirmation``: the
+    executor keeps them pending until the app's ``deletion-approved`` annotation approves them
+    (Argo CD's behaviour). Off: they are planned as prune-skipped."""
     resources: frozenset[ResourceKey] | None = None
     """Selective sync: only these resources; hooks are skipped."""
     skip_hooks: bool = False
@@ -258,10 +262,14 @@ def _prune_tasks(
             resource_options = SyncOptions()
         effective = _effective_options(options.sync_options, resource_options)
         operation, reason = Operation.PRUNE, "prune: not in the desired state"
+        confirm = False
         if effective.prune is Toggle.FALSE:
             operation, reason = Operation.PRUNE_SKIPPED, "prune skipped: Prune=false"
         elif effective.prune is Toggle.CONFIRM and not options.prune_confirmed:
-            operation, reason = Operation.PRUNE_SKIPPED, "prune skipped: Prune=confirm needs approval"
+            if options.prune and options.defer_prune_confirmation:
+                confirm, reason = True, "prune: Prune=confirm, waits until the deletion is approved"
+            else:
+                operation, reason = Operation.PRUNE_SKIPPED, "prune skipped: Prune=confirm needs approval"
         elif not options.prune:
             operation, reason = Operation.PRUNE_SKIPPED, "prune skipped: pruning is not enabled for this sync"
         tasks.append(
@@ -273,6 +281,7 @@ def _prune_tasks(
                 reason=reason,
                 options=effective,
                 exists=True,
+                needs_confirmation=confirm,
                 manifest=manifest,
             )
         )

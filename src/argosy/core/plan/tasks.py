@@ -50,6 +50,9 @@ class SyncTask:
     """Effective sync options for this resource (app level merged with its annotation)."""
     exists: bool = False
     """Whether a live object with this key exists."""
+    needs_confirmation: bool = False
+    """A ``Prune=confirm`` prune that waits (pending) until the app approves the deletion
+    (``PlanOptions.defer_prune_confirmation``)."""
     manifest: Mapping[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
     """The desired manifest (the live one for prunes); not part of equality."""
 
