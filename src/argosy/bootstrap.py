@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib
 import logging
 import os
 import secrets
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from argosy.adapters.db import default_sqlite_url, open_store
 from argosy.adapters.git import GitClient
 from argosy.adapters.kube import KubeClient
 from argosy.adapters.kube.livecache import CacheOptions, ClusterCache, ResourceSettings
@@ -39,9 +39,9 @@ __all__ = [
     "INSTALL_FIELD_MANAGER",
     "Runtime",
     "apply_objects",
-    "build_history_store",
     "default_state_dir",
     "find_render_tools",
+    "history_store",
     "install",
     "run_controller",
     "runtime",
@@ -70,23 +70,21 @@ def find_render_tools(progress: Callable[[str], None] = lambda _m: None) -> Rend
     )
 
 
-def build_history_store(state_dir: Path) -> HistoryStore:
-    """The SQL store (SQLite at ``<state_dir>/argosy.db``) when ``argosy.adapters.db`` provides one,
-    else the in-memory store."""
-    try:
-        db = importlib.import_module("argosy.adapters.db")
-    except ImportError:
-        return MemoryHistoryStore()
-    factory = getattr(db, "open_history_store", None) or getattr(db, "SqlHistoryStore", None)
-    if factory is None:
-        return MemoryHistoryStore()
+@contextlib.asynccontextmanager
+async def history_store(state_dir: Path) -> AsyncIterator[HistoryStore]:
+    """The SQL store (SQLite at ``<state_dir>/argosy.db``); the in-memory store if it cannot open."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-        store: HistoryStore = factory(f"sqlite:///{state_dir / 'argosy.db'}")
+        store = await open_store(default_sqlite_url(state_dir / "argosy.db"))
     except Exception as exc:
-        log.warning("history store: falling back to memory: %s", exc)
-        return MemoryHistoryStore()
-    return store
+        log.warning("history store: cannot open SQLite in %s (%s); keeping history in memory", state_dir, exc)
+        yield MemoryHistoryStore()
+        return
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 async def apply_objects(
@@ -159,6 +157,7 @@ async def runtime(
     state = state_dir or default_state_dir()
     state.mkdir(parents=True, exist_ok=True)
     kube = KubeClient.from_kubeconfig(kubeconfig)
+    stack = contextlib.AsyncExitStack()
     try:
         argocd_cm: dict[str, str] = {}
         with contextlib.suppress(Exception):
@@ -180,7 +179,9 @@ async def runtime(
             tool_versions=await tool_versions(render_tools),
             credentials=config.credentials,
         )
-        store = history or build_history_store(state)
+        store: HistoryStore = (
+            history if history is not None else await stack.enter_async_context(history_store(state))
+        )
         ctl_settings = settings or ControllerSettings(namespace=namespace, workers=workers)
 
         def on_repo_settings(known_hosts: Any, tls_certs: Any) -> None:
@@ -199,6 +200,7 @@ async def runtime(
         finally:
             await cache.stop()
     finally:
+        await stack.aclose()
         await kube.aclose()
 
 

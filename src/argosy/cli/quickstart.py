@@ -23,6 +23,8 @@ from argosy.cli.server import composition_root
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
+if not out.is_terminal:
+    out = Console(soft_wrap=True, width=160)
 
 DEFAULT_PLATFORM = Path(__file__).resolve().parents[3] / "examples" / "sophia-platform"
 
@@ -30,7 +32,7 @@ DEFAULT_PLATFORM = Path(__file__).resolve().parents[3] / "examples" / "sophia-pl
 def _table(rows: list[dict[str, str]]) -> Table:
     table = Table(title="Argosy applications")
     for column in ("application", "project", "environment", "sync status", "health", "revision"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for r in rows:
         sync_style = "green" if r["sync"] == "Synced" else "yellow"
         health_style = "green" if r["health"] == "Healthy" else "yellow"

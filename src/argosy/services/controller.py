@@ -27,7 +27,7 @@ import copy
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -757,6 +757,7 @@ class Controller:
             if cond is not None:
                 conditions.append(ApplicationCondition(type=cond.condition, message=cond.message))
 
+        self._note_healthy(app, compare, desired, now)
         status = self._compared_status(
             app, status=status, desired=desired, compare=compare, argosy=argosy, stamp=stamp
         )
@@ -886,6 +887,36 @@ class Controller:
                     continue
                 found.append(ResourceKey.from_manifest(obj))
         return found
+
+    def _note_healthy(
+        self, app: Application, compare: CompareResult, desired: DesiredState, now: datetime
+    ) -> None:
+        """Tell the history store when the app first becomes Synced and Healthy at a revision."""
+        revision = desired.revisions[0] if desired.revisions else ""
+        if not revision or str(compare.sync_status) != "Synced" or str(compare.health.status) != "Healthy":
+            return
+        old = app.status
+        if (
+            old.sync is not None
+            and old.sync.status == "Synced"
+            and old.sync.revision == revision
+            and old.health is not None
+            and old.health.status == "Healthy"
+        ):
+            return
+
+        async def write() -> None:
+            try:
+                await self.history.mark_healthy(app.namespace, app.name, revision, now)
+            except Exception as exc:
+                log.warning("history store: %s", exc)
+
+        self._spawn(write())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _compared_status(
         self,
@@ -1287,9 +1318,7 @@ class Controller:
             except Exception as exc:
                 log.warning("history store: %s", exc)
 
-        task = asyncio.get_running_loop().create_task(write())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._spawn(write())
 
     # --- writing ---------------------------------------------------------------------------------
 
