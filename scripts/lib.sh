@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-APT_PACKAGES=(git git-lfs openssh-server openssh-client docker-registry slapd ldap-utils postgresql prometheus)
+APT_PACKAGES=(git git-lfs openssh-server openssh-client docker-registry slapd ldap-utils postgresql prometheus chromium)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -41,8 +41,22 @@ ensure_control_plane_binaries() {
   "$VENV/bin/argosy" cluster build >/dev/null
 }
 
+ensure_ui() {
+  # The web UI (ui/, React + TypeScript + Vite) built into src/argosy/ui/static with the machine's npm.
+  # Skipped when the built index.html is newer than everything under ui/src, package-lock.json and the configs.
+  local out="$ROOT/src/argosy/ui/static/index.html"
+  if [ -f "$out" ] && [ -z "$(find "$ROOT/ui/src" "$ROOT/ui/package-lock.json" "$ROOT/ui/index.html" "$ROOT/ui/vite.config.ts" "$ROOT/ui/tsconfig.json" -newer "$out" 2>/dev/null | head -1)" ]; then
+    say "Web UI is up to date (src/argosy/ui/static)"
+    return
+  fi
+  command -v npm >/dev/null || { say "npm not found: cannot build the web UI (install Node.js 20)"; return 1; }
+  say "Building the web UI (npm ci && npm run build in ui/)"
+  (cd "$ROOT/ui" && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+}
+
 setup_all() {
   ensure_apt
   ensure_venv
+  ensure_ui
   ensure_control_plane_binaries
 }
