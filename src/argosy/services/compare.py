@@ -269,16 +269,16 @@ async def compare_app(
                 ignore_extraneous=extraneous,
             )
         current = await fetch(key, manifest)
-        target = prepare_manifest(manifest, key, settings.app_name)
-        shared = tracked_by(current)
-        shared = shared if shared and shared != settings.app_name else ""
         memo_desired = memo_version = ""
         if memo is not None and current is not None:
-            memo_desired = dry_run_fingerprint(target, settings_text)
+            memo_desired = dry_run_fingerprint(manifest, settings_text)
             memo_version = _version(current)
             hit = memo.get(key, memo_desired, memo_version)
             if hit is not None:
                 return hit
+        target = prepare_manifest(manifest, key, settings.app_name)
+        shared = tracked_by(current)
+        shared = shared if shared and shared != settings.app_name else ""
         if current is None:
             result = diff(target, None, options=_options(settings, key))
             return ResourceStatus(
@@ -326,7 +326,11 @@ async def compare_app(
         return status
 
     keys = sorted(set(wanted) | set(known))
-    statuses = tuple(await asyncio.gather(*(one(k) for k in keys)))
+    if not settings.server_side_diff and all(k in known for k in wanted):
+        # Everything is in memory (e.g. a live-cache snapshot): no I/O, so no tasks to schedule.
+        statuses = tuple([await one(k) for k in keys])
+    else:
+        statuses = tuple(await asyncio.gather(*(one(k) for k in keys)))
     if memo is not None:
         memo.retain(keys)
     warnings = tuple(

@@ -32,7 +32,6 @@ without re-running finished hooks. See docs/engine.md.
 from __future__ import annotations
 
 import asyncio
-import copy
 import hashlib
 import json
 import logging
@@ -42,7 +41,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from argosy.core.diff import IgnoreRule, matching_rules, respect_ignore_differences, three_way_merge_patch
+from argosy.core.diff import (
+    IgnoreRule,
+    matching_rules,
+    plain_copy,
+    respect_ignore_differences,
+    three_way_merge_patch,
+)
 from argosy.core.health import HealthOverrides, assess
 from argosy.core.plan import (
     Action,
@@ -120,7 +125,7 @@ def prepare_manifest(manifest: Mapping[str, Any], key: ResourceKey, app_name: st
     """A copy of ``manifest`` as it is written: the key's namespace filled in, and the tracking-id
     annotation set when ``app_name`` is given (not for ``generateName`` objects, whose name is
     not known yet)."""
-    obj: dict[str, Any] = copy.deepcopy(dict(manifest))
+    obj: dict[str, Any] = plain_copy(manifest)
     metadata = obj.setdefault("metadata", {})
     if key.namespace and not metadata.get("namespace"):
         metadata["namespace"] = key.namespace

@@ -55,6 +55,7 @@ from argosy.core.diff.paths import (
     ItemValue,
     format_path,
     parse_json_pointer,
+    plain_copy,
 )
 from argosy.core.diff.quantity import parse_quantity
 from argosy.core.diff.threeway import predict_live, three_way_merge_patch
@@ -97,6 +98,7 @@ __all__ = [
     "parse_json_pointer",
     "parse_quantity",
     "parse_system_ignore_differences",
+    "plain_copy",
     "predict_live",
     "respect_ignore_differences",
     "secret_string_data_to_data",

@@ -87,10 +87,18 @@ def compare(before: Any, after: Any, path: FieldPath = ()) -> list[RawChange]:
     return out
 
 
+def _is_map(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _walk(path: FieldPath, a: Any, b: Any, out: list[RawChange]) -> None:
+    if type(a) is str and type(b) is str:  # the common leaf: no other equivalence applies
+        if a != b and not equivalent(path, a, b):
+            out.append(RawChange(path, _none(a), _none(b)))
+        return
     if is_empty(a) and is_empty(b):
         return
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
+    if _is_map(a) and _is_map(b):
         for key in sorted(set(a) | set(b), key=str):
             _walk((*path, key), a.get(key), b.get(key), out)
         return

@@ -18,13 +18,13 @@ the normalized objects keep the user's spelling.
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
 import yaml
 
+from argosy.core.diff.paths import plain_copy
 from argosy.model.annotations import ANNOTATION_KUBECTL_LAST_APPLIED, ANNOTATION_TRACKING_ID
 from argosy.model.resources import group_of_api_version
 
@@ -48,6 +48,7 @@ SERVER_MANAGED_METADATA = (
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
 )
+_SERVER_MANAGED = frozenset(SERVER_MANAGED_METADATA)
 
 
 class StatusComparison(StrEnum):
@@ -104,16 +105,21 @@ def normalize(
     tracking_label: str | None = None,
 ) -> dict[str, Any]:
     """A normalized deep copy of ``obj`` (the input is not modified)."""
-    out: dict[str, Any] = copy.deepcopy(dict(obj))
-    is_crd = out.get("kind") == "CustomResourceDefinition" and group_of_api_version(
-        str(out.get("apiVersion") or "")
+    is_crd = obj.get("kind") == "CustomResourceDefinition" and group_of_api_version(
+        str(obj.get("apiVersion") or "")
     ) == ("apiextensions.k8s.io")
-    if status is StatusComparison.ALL or (status is StatusComparison.CRD and is_crd):
-        out.pop("status", None)
+    drop_status = status is StatusComparison.ALL or (status is StatusComparison.CRD and is_crd)
+    # Copy everything except what is dropped anyway (managedFields is often the largest part).
+    out: dict[str, Any] = {
+        k: plain_copy(v) for k, v in obj.items() if k != "metadata" and not (drop_status and k == "status")
+    }
+    source_metadata = obj.get("metadata")
+    if isinstance(source_metadata, Mapping):
+        out["metadata"] = {k: plain_copy(v) for k, v in source_metadata.items() if k not in _SERVER_MANAGED}
+    elif "metadata" in obj:
+        out["metadata"] = plain_copy(source_metadata)
     metadata = out.get("metadata")
     if isinstance(metadata, dict):
-        for name in SERVER_MANAGED_METADATA:
-            metadata.pop(name, None)
         annotations = metadata.get("annotations")
         if isinstance(annotations, dict):
             for name in (ANNOTATION_KUBECTL_LAST_APPLIED, ANNOTATION_TRACKING_ID, ANNOTATION_INSTALLATION_ID):

@@ -16,6 +16,7 @@ concrete path of one object. The text form (:func:`format_path`) is dotted:
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +35,7 @@ __all__ = [
     "is_empty",
     "merge_key",
     "parse_json_pointer",
+    "plain_copy",
     "resolve",
     "set_at",
     "to_semantic",
@@ -218,6 +220,23 @@ def set_at(obj: Any, path: Sequence[Segment], value: Any) -> bool:
         node[idx] = value
         return True
     return False
+
+
+def plain_copy(value: Any) -> Any:
+    """A deep copy of decoded JSON/YAML data (dicts, lists, scalars), several times faster than
+    ``copy.deepcopy``. Other mappings become dicts; other objects (immutable scalars) are shared."""
+    kind = type(value)
+    if kind is dict:
+        return {k: plain_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [plain_copy(v) for v in value]
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {k: plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_copy(v) for v in value]
+    return copy.deepcopy(value)
 
 
 def is_empty(value: Any) -> bool:

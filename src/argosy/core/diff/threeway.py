@@ -14,11 +14,10 @@ With ``last_applied=None`` this is Argo CD's two-way diff: nothing is deleted.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
-from argosy.core.diff.paths import merge_key
+from argosy.core.diff.paths import merge_key, plain_copy
 
 __all__ = ["predict_live", "three_way_merge_patch"]
 
@@ -32,8 +31,13 @@ def predict_live(
 
 
 def _merge(field: str | None, desired: Any, live: Any, last: Any) -> Any:
-    if isinstance(desired, Mapping) and isinstance(live, Mapping):
-        out: dict[str, Any] = copy.deepcopy(dict(live))
+    if type(desired) is str:
+        return desired
+    if (type(desired) is dict or isinstance(desired, Mapping)) and (
+        type(live) is dict or isinstance(live, Mapping)
+    ):
+        # Copy only what desired does not touch; the keys it sets are built by the merge below.
+        out: dict[str, Any] = {k: v if k in desired else plain_copy(v) for k, v in live.items()}
         last_map = last if isinstance(last, Mapping) else {}
         for key, value in desired.items():
             if value is None:
@@ -48,19 +52,17 @@ def _merge(field: str | None, desired: Any, live: Any, last: Any) -> Any:
         last_list = last if isinstance(last, list) else []
         key = merge_key(field, [desired, live, last_list])
         if key is None:
-            return copy.deepcopy(desired)
+            return plain_copy(desired)
         live_by = {item[key]: item for item in live}
         last_keys = {item[key] for item in last_list}
         last_by = {item[key]: item for item in last_list}
         desired_keys = {item[key] for item in desired}
         merged = [_merge(None, item, live_by.get(item[key]), last_by.get(item[key])) for item in desired]
         merged += [
-            copy.deepcopy(item)
-            for item in live
-            if item[key] not in desired_keys and item[key] not in last_keys
+            plain_copy(item) for item in live if item[key] not in desired_keys and item[key] not in last_keys
         ]
         return merged
-    return copy.deepcopy(desired)
+    return plain_copy(desired)
 
 
 def three_way_merge_patch(
@@ -92,7 +94,7 @@ def _patch(last: Mapping[str, Any], desired: Mapping[str, Any], live: Mapping[st
             if sub:
                 out[key] = sub
         elif key not in live or value != current or type(value) is not type(current):
-            out[key] = copy.deepcopy(value)
+            out[key] = plain_copy(value)
     for key in last:
         if key not in desired and key in live:
             out[key] = None
