@@ -183,20 +183,18 @@ def main() -> None:
     print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"kubectl get configmaps -A -o json ({listed} items): {kubectl_seconds:6.2f}s")
     print(f"cache start (list + watch all types):        {figures['cache_sync']:6.2f}s")
-    print(
-        f"cold cycle (diff every resource):   wall {cold_wall:6.2f}s  cpu {cold_cpu:6.2f}s  out of sync {cold_oos}"
-    )
-    print(f"memo fill cycle:                    wall {fill_wall:6.2f}s  cpu {fill_cpu:6.2f}s")
-    print(
-        f"warm cycle (memo, nothing changed): wall {warm_wall:6.2f}s  cpu {warm_cpu:6.2f}s  out of sync {warm_oos}"
-    )
-    print(f"warm cycle again:                   wall {warm2_wall:6.2f}s  cpu {warm2_cpu:6.2f}s")
-    print(
-        f"RSS after cache start: {figures['rss_after_cache_mb']:.0f} MB, peak RSS: {figures['peak_rss_mb']:.0f} MB"
-    )
-    print(
-        f"cold / kubectl get: {cold_wall / kubectl_seconds:.2f}x, warm / kubectl get: {warm_wall / kubectl_seconds:.2f}x"
-    )
+    rows = [
+        ("cold cycle (diff every resource)", cold_wall, cold_cpu, f"out of sync {cold_oos}"),
+        ("memo fill cycle", fill_wall, fill_cpu, ""),
+        ("warm cycle (memo, nothing changed)", warm_wall, warm_cpu, f"out of sync {warm_oos}"),
+        ("warm cycle again", warm2_wall, warm2_cpu, ""),
+    ]
+    for label, wall, cpu, note in rows:
+        print(f"{label + ':':36} wall {wall:6.2f}s  cpu {cpu:6.2f}s  {note}")
+    rss, peak = figures["rss_after_cache_mb"], figures["peak_rss_mb"]
+    print(f"RSS after cache start: {rss:.0f} MB, peak RSS: {peak:.0f} MB")
+    print(f"cold / kubectl get: {cold_wall / kubectl_seconds:.2f}x")
+    print(f"warm / kubectl get: {warm_wall / kubectl_seconds:.2f}x")
     print("targets: cycle <= 2 s, peak RSS <= 500 MB")
 
 
