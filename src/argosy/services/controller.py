@@ -219,7 +219,7 @@ class _WorkQueue:
         self._processing: set[str] = set()
         self._dirty: set[str] = set()
         self.levels: dict[str, Level] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
 
     def add(self, name: str, level: Level = Level.COMPARE) -> None:
         self.levels[name] = max(level, self.levels.get(name, Level.COMPARE))
@@ -229,14 +229,23 @@ class _WorkQueue:
             self._queued.add(name)
             self._queue.put_nowait(name)
 
-    def add_after(self, name: str, delay: float, level: Level = Level.COMPARE) -> None:
-        old = self._timers.get(name)
+    def add_after(
+        self, name: str, delay: float, level: Level = Level.COMPARE, *, slot: str = "requeue"
+    ) -> None:
+        """Add ``name`` after ``delay`` seconds; one pending timer per (name, slot), the earliest wins."""
+        key = (name, slot)
         loop = asyncio.get_running_loop()
-        if old is not None and not old.cancelled() and old.when() <= loop.time() + delay:
+        old = self._timers.get(key)
+        if old is not None and old.when() <= loop.time() + delay:
             return
         if old is not None:
             old.cancel()
-        self._timers[name] = loop.call_later(max(0.0, delay), self.add, name, level)
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            self.add(name, level)
+
+        self._timers[key] = loop.call_later(max(0.0, delay), fire)
 
     async def get(self) -> tuple[str, Level]:
         name = await self._queue.get()
@@ -539,7 +548,7 @@ class Controller:
         if timeout <= 0:
             return
         delay = timeout + random.uniform(0, timeout * self.settings.jitter)  # noqa: S311 (jitter, not crypto)
-        self._queue.add_after(name, delay, Level.NORMAL)
+        self._queue.add_after(name, delay, Level.NORMAL, slot="periodic")
 
     async def _watch_loop(
         self,
