@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -281,8 +282,6 @@ def test_initial_admin_password_generated() -> None:
     kube = FakeKube()
     with TestClient(create_app(ApiDeps(kube=kube, namespace=NS, clock=lambda: NOW))) as client:
         initial = kube.obj("v1", "Secret", "argocd-initial-admin-secret")
-        import base64
-
         password = base64.b64decode(initial["data"]["password"]).decode()
         r = client.post("/api/v1/session", json={"username": "admin", "password": password})
         assert r.status_code == 200, r.text
