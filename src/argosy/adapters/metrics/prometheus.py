@@ -18,6 +18,7 @@ HEALTH_STATUSES = ("Healthy", "Progressing", "Degraded", "Suspended", "Missing",
 RECONCILE_BUCKETS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 GIT_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 20.0)
 APP_LABELS = ("namespace", "name", "project")
+SYNC_PHASES = ("Succeeded", "Failed", "Error", "Rollback")
 
 
 def _bool(value: bool) -> str:
@@ -174,6 +175,12 @@ class PrometheusMetrics:
                 self.app_health_status.remove(*old_health)
             self.app_health_status.labels(*health).set(1)
             self._app_health[key] = health
+            if old is None:
+                # Start the app's sync counters at 0, so that increase() sees its first failure.
+                for phase in SYNC_PHASES:
+                    self.app_sync_total.labels(
+                        info.namespace, info.name, info.project, info.dest_server, phase, "false"
+                    )
 
     def delete_app(self, namespace: str, name: str) -> None:
         key = (namespace, name)
