@@ -357,9 +357,15 @@ class _Comparator:
     def dirty(self) -> bool:
         return self.major is None or self.minor is None or self.patch is None
 
+    @property
+    def needs_own_check(self) -> bool:
+        """Checked by :func:`_check` rather than ``NpmSpec``: ``!=`` and pre-releases (npm lacks
+        or differs on them) and a bare wildcard (``<*`` and friends, which npm rejects)."""
+        return bool(self.pre) or self.op == "!=" or self.major is None
+
     def npm(self) -> str:
-        """The comparator in npm grammar, for ``NpmSpec`` (only used for comparators without pre-release)."""
-        parts = [str(p) if p is not None else "x" for p in (self.major, self.minor, self.patch)]
+        """The comparator in npm grammar, for ``NpmSpec``: the given parts only (``~1.2``, ``>=1``)."""
+        parts = [str(p) for p in (self.major, self.minor, self.patch) if p is not None]
         return ("" if self.op == "=" else self.op) + ".".join(parts)
 
 
@@ -445,7 +451,7 @@ def _in_xrange(c: _Comparator, v: Version) -> bool:
 
 @dataclass(frozen=True)
 class _Group:
-    """Comparators joined by AND; ``spec`` is the npm form of those without pre-release or ``!=``."""
+    """Comparators joined by AND; ``spec`` is the npm form of those ``NpmSpec`` can check."""
 
     comparators: tuple[_Comparator, ...]
     spec: NpmSpec | None
@@ -458,7 +464,7 @@ class _Group:
             return all(_check(c, v) for c in self.comparators)
         if self.spec is not None and not bool(self.spec.match(v)):
             return False
-        return all(_check(c, v) for c in self.comparators if c.pre or c.op == "!=")
+        return all(_check(c, v) for c in self.comparators if c.needs_own_check)
 
 
 @dataclass(frozen=True)
@@ -507,7 +513,7 @@ def parse_constraint(text: str | None) -> Constraint:
                 raise ConstraintError(f"invalid constraint {source!r} near {body[pos:]!r}")
             comparators.append(_parse_comparator(cm[1], cm[2], source))
             pos = cm.end()
-        npm_parts = [c.npm() for c in comparators if not c.pre and c.op != "!="]
+        npm_parts = [c.npm() for c in comparators if not c.needs_own_check]
         spec: NpmSpec | None = None
         if npm_parts:
             try:

@@ -19,6 +19,7 @@ from argosy.core.images import (
     TagInfo,
     UpdateStrategy,
     WriteBackTarget,
+    _check,
     argocd_source_file,
     helm_parameters,
     is_tag_ignored,
@@ -473,3 +474,30 @@ def test_kustomization_after_update() -> None:
         ],
     }
     assert kustomization["images"] == [{"name": "web", "newTag": "1.0"}]
+
+
+@pytest.mark.parametrize(
+    ("constraint", "allowed"),
+    [("<*", []), (">x", []), ("~*", ["1.0.0", "2.1.0"]), ("<=x", ["1.0.0", "2.1.0"]), (">1.x", ["2.1.0"])],
+)
+def test_bare_wildcard_comparators(constraint: str, allowed: list[str]) -> None:
+    parsed = parse_constraint(constraint)
+    assert [t for t in ["1.0.0", "2.1.0", "2.2.0-rc.1"] if parsed.allows_tag(t)] == allowed
+
+
+GRID = [f"{a}.{b}.{c}" for a in range(3) for b in range(3) for c in range(3)]
+
+
+@pytest.mark.parametrize(
+    "constraint",
+    ["~1.2", "~1", "^1.1", "^0.1", "^0.0.1", "^0.0", "^0", "1.x", "1.1.x", ">1.1", ">=1.1", "<1.1", "<=1.1",
+     ">1", "<=1", "1.1 - 2.1", "1 - 1.1.1", "=1.1", "1", ">=0.1.1 <2.0.1"],
+)  # fmt: skip
+def test_npm_path_agrees_with_masterminds_rules(constraint: str) -> None:
+    """Release versions go through NpmSpec; the comparator-level Masterminds rules must agree."""
+    parsed = parse_constraint(constraint)
+    for tag in GRID:
+        version = parse_tag_version(tag)
+        assert version is not None
+        own = any(all(_check(c, version) for c in g.comparators) for g in parsed.groups)
+        assert parsed.allows(version) == own, tag
