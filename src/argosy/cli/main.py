@@ -5,6 +5,7 @@ from __future__ import annotations
 # Command modules register themselves on the groups when imported.
 from argosy.cli import account as _account  # noqa: F401
 from argosy.cli import admin_health as _admin_health  # noqa: F401
+from argosy.cli import admin_notifications as _admin_notifications  # noqa: F401
 from argosy.cli import admin_rbac as _admin_rbac  # noqa: F401
 from argosy.cli import admin_syncplan as _admin_syncplan  # noqa: F401
 from argosy.cli import app as _app  # noqa: F401
