@@ -16,11 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from starlette.requests import Request  # FastAPI reads the annotation at runtime
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-    from starlette.requests import Request
 
 __all__ = ["ASSET_CACHE", "INDEX_CACHE", "mount_ui", "static_dir", "ui_built"]
 
