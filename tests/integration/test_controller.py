@@ -423,7 +423,7 @@ async def test_rollback_holds_until_the_next_commit(
             return (status.get("argosy") or {}).get("rollbackHold")
 
         hold = await env.wait("rollback hold", held)
-        assert hold["revision"] == v1
+        assert hold["revision"] == v2 and hold["historyId"] == entry["id"]
         env.refresh("f-development")
         await anyio.sleep(4)
         assert env.data("settings", dest) == {"v": "1"}, "auto-sync must hold after a rollback"

@@ -1091,6 +1091,7 @@ class Controller:
                 result=None,
                 retry_count=retry_count,
                 target=target,
+                git_revisions=desired.revisions,
             )
         settings = SyncSettings(
             app_name=name,
@@ -1150,6 +1151,7 @@ class Controller:
                 result=None,
                 retry_count=retry_count,
                 target=target,
+                git_revisions=desired.revisions,
             )
         for warning in result.warnings:
             log.warning("%s: %s", name, warning)
@@ -1167,6 +1169,7 @@ class Controller:
             result=result,
             retry_count=retry_count,
             target=target,
+            git_revisions=desired.revisions,
         )
 
     def _with_progress(
@@ -1197,6 +1200,7 @@ class Controller:
         result: EngineResult | None,
         retry_count: int,
         target: DesiredState,
+        git_revisions: Sequence[str] = (),
     ) -> tuple[ApplicationStatus, float | None]:
         now = self._clock()
         stamp = format_time(now)
@@ -1252,7 +1256,7 @@ class Controller:
         rollback_id = _is_rollback(app, op)
         if phase == "Succeeded" and not (op.sync and op.sync.dry_run):
             history = list(status.history)
-            next_id = max((h.id for h in history), default=-1) + 1
+            next_id = max((h.id for h in history), default=0) + 1  # 1-based: id 0 would not serialise
             history.append(
                 RevisionHistory(
                     id=next_id,
@@ -1273,9 +1277,10 @@ class Controller:
                     status,
                     argosy=replace(
                         argosy,
+                        # Held while Git's target is still what it was at the rollback.
                         rollback_hold=RollbackHold(
-                            revision=revision,
-                            revisions=tuple(target.revisions) if multi else (),
+                            revision="" if multi else (git_revisions[0] if git_revisions else ""),
+                            revisions=tuple(git_revisions) if multi else (),
                             held_at=stamp,
                             reason=f"rollback to history id {rollback_id}",
                             history_id=rollback_id,
