@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from argosy.adapters.db import SqlStore, default_sqlite_url, open_store
 from argosy.adapters.db.tables import metadata
+from argosy.adapters.metrics import PrometheusMetrics, exposition
 from argosy.model.history import DeploymentRecord, OperationKind, OperationRecord
 from argosy.ports.history import HistoryStore
 from argosy.ports.notify import NotificationOutbox, OutboxItem
+from argosy.services.metrics import publish_dora
 from tests.support.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
@@ -199,3 +201,34 @@ def test_state_survives_reopen(db_url: str) -> None:
 
     run(db_url, write)
     run(db_url, read)
+
+
+def test_dora_figures_from_the_store_reach_the_metrics(db_url: str) -> None:
+    now = T0 + timedelta(days=10)
+    metrics = PrometheusMetrics()
+
+    async def body(store: SqlStore) -> None:
+        await store.record_deployment(
+            DeploymentRecord(
+                "argocd", "web", "production", "r1", T0, True, commit_time=T0 - timedelta(hours=1)
+            )
+        )
+        await store.mark_healthy("argocd", "web", "r1", T0 + timedelta(minutes=30))
+        await store.record_deployment(
+            DeploymentRecord("argocd", "web", "production", "r2", T0 + timedelta(days=1), False)
+        )
+        await store.record_deployment(
+            DeploymentRecord("argocd", "web", "production", "r3", T0 + timedelta(days=2), True)
+        )
+        await store.mark_healthy("argocd", "web", "r3", T0 + timedelta(days=2, minutes=20))
+        (fig,) = await publish_dora(store, metrics, now=now, period=timedelta(days=10))
+        assert fig.changes == 3 and fig.failed_changes == 1 and fig.deployments == 2
+        assert fig.time_to_restore_median == timedelta(days=1, minutes=20)
+
+    run(db_url, body)
+    text = exposition(metrics).decode()
+    labels = 'environment="production",name="web",namespace="argocd"'
+    assert f"argosy_dora_deployment_frequency_per_day{{{labels}}} 0.2" in text
+    assert f"argosy_dora_lead_time_seconds{{{labels}}} 5400.0" in text
+    assert f"argosy_dora_change_failure_rate{{{labels}}} 0.3333333333333333" in text
+    assert f"argosy_dora_time_to_restore_seconds{{{labels}}} 87600.0" in text
