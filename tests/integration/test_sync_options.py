@@ -208,14 +208,21 @@ async def test_validate_false_passes_unknown_fields(
     kube: KubeClient, control_plane: ControlPlane, namespace: str
 ) -> None:
     bad = configmap("loose", namespace, {"k": "v"})
-    bad["unknownField"] = "x"
-    strict = await sync(kube, [bad], namespace, settings={"dry_run": True})
-    # The apiserver's default for SSA is Strict for unknown fields at the top level.
-    if strict.phase is OperationPhase.SUCCEEDED:  # pragma: no cover - depends on server defaults
-        pytest.skip("this apiserver accepts unknown fields without fieldValidation=Ignore")
-    assert "unknownField" in strict.message or "unknown field" in str(strict.to_dict())
-    loose = await sync(kube, [bad], namespace, plan={"sync_options": parse_sync_options(["Validate=false"])})
-    assert loose.phase is OperationPhase.SUCCEEDED, loose.message
+    bad["metadata"]["unknownMetadataField"] = "x"
+    strict = await sync(kube, [bad], namespace)
+    assert strict.phase is OperationPhase.FAILED
+    assert "unknownMetadataField" in strict.resources[0].message
+    # Server-side apply cannot carry a field outside the schema even with fieldValidation=Ignore
+    # (the apiserver fails to build the typed patch), so Validate=false matters with client-side apply.
+    ssa = await sync(kube, [bad], namespace, plan={"sync_options": parse_sync_options(["Validate=false"])})
+    assert ssa.phase is OperationPhase.FAILED
+    loose = await sync(
+        kube,
+        [bad],
+        namespace,
+        plan={"sync_options": parse_sync_options(["Validate=false", "ServerSideApply=false"])},
+    )
+    assert loose.phase is OperationPhase.SUCCEEDED, str(loose.to_dict())
     assert cm_data(control_plane, "loose", namespace) == {"k": "v"}
 
 

@@ -839,11 +839,13 @@ class SyncExecutor:
         return Outcome(ok=True, message=message), events
 
     async def _client_side_apply(
-        self, task: SyncTask, obj: dict[str, Any], forced: bool
+        self, task: SyncTask, obj: dict[str, Any], forced: bool, *, dry_run: bool = False
     ) -> tuple[Outcome, list[SyncEvent]]:
         """``ServerSideApply=false``: ``kubectl apply`` semantics. The desired object is recorded in
         the ``last-applied-configuration`` annotation; an update is a three-way JSON merge patch
-        (last-applied, desired, live) that deletes only fields we applied before."""
+        (last-applied, desired, live) that deletes only fields we applied before. ``dry_run``
+        sends the same create or patch with ``dryRun=All`` (a server-side apply dry run would
+        reject what a merge patch accepts, e.g. unknown fields with ``Validate=false``)."""
         manager = self.settings.field_manager
         namespace = task.key.namespace or None
         annotations = dict(obj["metadata"].get("annotations") or {})
@@ -856,7 +858,7 @@ class SyncExecutor:
         except Exception as exc:
             if not is_not_found(exc):
                 raise
-            await self.kube.create(obj, field_manager=manager)
+            await self.kube.create(obj, field_manager=manager, dry_run=dry_run)
             return Outcome(ok=True, message="created (client-side apply)"), [
                 self._event("create", task, detail="client-side")
             ]
@@ -884,6 +886,7 @@ class SyncExecutor:
                 namespace,
                 patch_type="merge",
                 field_manager=manager,
+                dry_run=dry_run,
             )
         except Exception as exc:
             if not (forced and is_invalid(exc)):
@@ -1111,6 +1114,8 @@ class SyncExecutor:
         try:
             if task.is_hook:
                 await self.kube.create(obj, dry_run=True, field_manager=self.settings.field_manager)
+            elif task.options.server_side_apply is False:
+                await self._client_side_apply(task, obj, False, dry_run=True)
             else:
                 await self.kube.apply(
                     obj,
