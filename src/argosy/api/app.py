@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from argosy.api import accounts, apps, misc, projects, repos
 from argosy.api.context import ApiContext, ApiDeps
 from argosy.api.errors import GRPC_INVALID_ARGUMENT, ApiError
-from argosy.api.settings import ensure_initial_admin
+from argosy.api.settings import ensure_default_project, ensure_initial_admin
 
 __all__ = ["create_app"]
 
@@ -44,6 +44,10 @@ def create_app(deps: ApiDeps) -> FastAPI:
                 ctx.settings.invalidate()
             except Exception:
                 log.exception("could not prepare argocd-secret; logins will fail until it is fixed")
+            try:
+                await ensure_default_project(deps.kube, deps.namespace)
+            except Exception:
+                log.exception("could not create the default AppProject")
         ctx.ready = True
         yield
 

@@ -44,7 +44,9 @@ class ApiDeps:
     settings: SettingsLoader | None = None  # default: KubeSettingsLoader(kube, namespace)
     rate_limit: RateLimitPolicy | None = None
     secure_cookies: bool = True
-    initial_admin: bool = True  # generate the initial admin password at start-up when missing
+    initial_admin: bool = (
+        True  # start-up: generate the admin password and create the default project if missing
+    )
     manifests: Any = None  # optional ManifestSource (see argosy.api.apps)
     stream_poll_seconds: float = 0.0  # 0: use kube.watch for /stream; >0: poll the list instead
 

@@ -207,4 +207,31 @@ async def ensure_initial_admin(kube: ApiKube, namespace: str, clock: Clock) -> b
     return generated
 
 
-__all__ += ["INITIAL_ADMIN_SECRET"]
+async def ensure_default_project(kube: ApiKube, namespace: str) -> bool:
+    """Create the AppProject ``default`` (allowing everything) when missing, as Argo CD's server does."""
+    try:
+        await kube.get(PROJECT_API, "AppProject", "default", namespace)
+        return False
+    except Exception as exc:
+        if not is_not_found(exc):
+            raise
+    project = {
+        "apiVersion": PROJECT_API,
+        "kind": "AppProject",
+        "metadata": {"name": "default", "namespace": namespace},
+        "spec": {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+            "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+        },
+    }
+    try:
+        await kube.create(project)
+    except Exception as exc:
+        if not is_already_exists(exc):
+            raise
+        return False
+    return True
+
+
+__all__ += ["INITIAL_ADMIN_SECRET", "ensure_default_project"]
