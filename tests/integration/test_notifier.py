@@ -13,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
 from argosy.adapters.db import SqlStore, default_sqlite_url, open_store
 from argosy.adapters.metrics import PrometheusMetrics, exposition
-from argosy.adapters.notifiers import Notifiers
+from argosy.adapters.notifiers import Notifiers, SlackNotifier, WebhookNotifier
+from argosy.ports.notify import DeliveryTarget, PermanentDeliveryError, RetryableDeliveryError
 from argosy.services.notifier import Backoff, NotifierService, redact_secrets, restore_secrets
 from tests.support.receivers import HttpReceiver, SmtpReceiver
 
@@ -281,3 +283,96 @@ def test_backoff_grows_and_is_capped() -> None:
     assert datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=b.delay(3)) == datetime(
         2026, 1, 1, 0, 0, 4, tzinfo=UTC
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, b"ok", None),
+        (500, b"boom", RetryableDeliveryError),
+        (429, b"slow down", RetryableDeliveryError),
+        (404, b"no such hook", PermanentDeliveryError),
+        (401, b"bad token", PermanentDeliveryError),
+    ],
+)
+def test_webhook_status_codes_are_classified(
+    status: int, body: bytes, expected: type[Exception] | None
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, content=body, headers={"Retry-After": "7"} if status == 429 else {})
+
+    target = DeliveryTarget(
+        "tracker",
+        "webhook",
+        "",
+        {"url": "http://127.0.0.1:9/hooks", "headers": [{"name": "X-Token", "value": "t"}],
+         "basicAuth": {"username": "u", "password": "p"}},
+    )  # fmt: skip
+    rendered = {"webhook": {"tracker": {"method": "PUT", "path": "/deploy", "body": '{"a": 1}'}}}
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            await WebhookNotifier(client).send(target, rendered)
+
+    if expected is None:
+        asyncio.run(main())
+    else:
+        with pytest.raises(expected) as info:
+            asyncio.run(main())
+        if status == 429:
+            assert isinstance(info.value, RetryableDeliveryError) and info.value.retry_after == 7.0
+    (request,) = seen
+    assert request.method == "PUT" and str(request.url) == "http://127.0.0.1:9/hooks/deploy"
+    assert request.headers["X-Token"] == "t" and request.headers["Authorization"].startswith("Basic ")
+    assert request.content == b'{"a": 1}'
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"ok": True}, None),
+        ({"ok": False, "error": "ratelimited"}, RetryableDeliveryError),
+        ({"ok": False, "error": "channel_not_found"}, PermanentDeliveryError),
+    ],
+)
+def test_slack_api_answers_are_classified(answer: dict[str, Any], expected: type[Exception] | None) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/chat.postMessage"
+        return httpx.Response(200, json=answer)
+
+    target = DeliveryTarget("slack", "slack", "ops", {"token": "x", "apiURL": "http://127.0.0.1:9/api/"})
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            await SlackNotifier(client).send(target, {"message": "hi"})
+
+    if expected is None:
+        asyncio.run(main())
+    else:
+        with pytest.raises(expected):
+            asyncio.run(main())
+
+
+def test_slack_incoming_webhook() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, text="ok")
+
+    target = DeliveryTarget(
+        "slack", "slack", "ops", {"webhookURL": "http://127.0.0.1:9/hook", "icon": ":rocket:"}
+    )
+    rendered = {"message": "hi", "slack": {"attachments": '[{"title": "t"}]'}}
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            await SlackNotifier(client).send(target, rendered)
+
+    asyncio.run(main())
+    assert seen == [
+        {"text": "hi", "channel": "ops", "attachments": [{"title": "t"}], "icon_emoji": ":rocket:"}
+    ]
