@@ -34,7 +34,15 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from argosy.core.diff import DiffMode, DiffOptions, IgnoreRule, ResourceDiff, StatusComparison, diff
+from argosy.core.diff import (
+    DiffMode,
+    DiffOptions,
+    IgnoreRule,
+    ResourceDiff,
+    StatusComparison,
+    diff,
+    plain_copy,
+)
 from argosy.core.health import HealthOverrides, ResourceHealth, aggregate, assess
 from argosy.core.plan import CLUSTER_SCOPED_KINDS
 from argosy.model import annotations as ann
@@ -47,6 +55,7 @@ from argosy.services.sync import (
     dry_run_fingerprint,
     prepare_manifest,
     tracked_by,
+    tracking_id,
 )
 
 __all__ = [
@@ -164,7 +173,7 @@ class CompareMemo:
     and pass it to every :func:`compare_app` of that app; ``clear()`` on a hard refresh."""
 
     def __init__(self) -> None:
-        self._entries: dict[ResourceKey, tuple[str, str, ResourceStatus]] = {}
+        self._entries: dict[ResourceKey, tuple[Any, str, ResourceStatus]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -174,15 +183,17 @@ class CompareMemo:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: ResourceKey, desired: str, version: str) -> ResourceStatus | None:
+    def get(self, key: ResourceKey, desired: Any, version: str) -> ResourceStatus | None:
+        """The remembered status when ``desired`` (compared by value) and the live version match."""
         entry = self._entries.get(key)
-        if entry is not None and entry[0] == desired and entry[1] == version and version:
+        if entry is not None and version and entry[1] == version and entry[0] == desired:
             self.hits += 1
             return entry[2]
         self.misses += 1
         return None
 
-    def put(self, key: ResourceKey, desired: str, version: str, status: ResourceStatus) -> None:
+    def put(self, key: ResourceKey, desired: Any, version: str, status: ResourceStatus) -> None:
+        """Remember ``status``; ``desired`` must not be mutated afterwards (pass a copy)."""
         self._entries[key] = (desired, version, status)
 
     def retain(self, keys: Iterable[ResourceKey]) -> None:
@@ -225,7 +236,6 @@ async def compare_app(
 ) -> CompareResult:
     """Compare an app's desired manifests with the cluster (see the module docstring)."""
     settings = settings or CompareSettings()
-    settings_text = repr(settings)
     semaphore = asyncio.Semaphore(max(1, settings.concurrency))
     wanted: dict[ResourceKey, Mapping[str, Any]] = {}
     for manifest in desired:
@@ -269,14 +279,15 @@ async def compare_app(
                 ignore_extraneous=extraneous,
             )
         current = await fetch(key, manifest)
-        memo_desired = memo_version = ""
+        memo_desired: tuple[CompareSettings, Mapping[str, Any]] | None = None
+        memo_version = ""
         if memo is not None and current is not None:
-            memo_desired = dry_run_fingerprint(manifest, settings_text)
+            memo_desired = (settings, manifest)
             memo_version = _version(current)
             hit = memo.get(key, memo_desired, memo_version)
             if hit is not None:
                 return hit
-        target = prepare_manifest(manifest, key, settings.app_name)
+        target = _target(manifest, key, settings.app_name)
         shared = tracked_by(current)
         shared = shared if shared and shared != settings.app_name else ""
         if current is None:
@@ -322,7 +333,8 @@ async def compare_app(
             dry_run_fingerprint=fingerprint,
         )
         if memo is not None and not note and memo_version:
-            memo.put(key, memo_desired, memo_version, replace(status, dry_run_fingerprint=""))
+            remembered = (settings, plain_copy(manifest))
+            memo.put(key, remembered, memo_version, replace(status, dry_run_fingerprint=""))
         return status
 
     keys = sorted(set(wanted) | set(known))
@@ -364,6 +376,23 @@ async def compare_app(
         resources=statuses,
         warnings=warnings,
     )
+
+
+def _target(manifest: Mapping[str, Any], key: ResourceKey, app_name: str) -> dict[str, Any]:
+    """``prepare_manifest`` without the deep copy: only the metadata that changes is copied, the
+    rest is shared with ``manifest`` (the compare reads the target, it never mutates it)."""
+    metadata = manifest.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return prepare_manifest(manifest, key, app_name)
+    new_metadata = dict(metadata)
+    if key.namespace and not new_metadata.get("namespace"):
+        new_metadata["namespace"] = key.namespace
+    if app_name and key.name:
+        new_metadata["annotations"] = {
+            **(new_metadata.get("annotations") or {}),
+            ann.ANNOTATION_TRACKING_ID: tracking_id(app_name, key),
+        }
+    return {**manifest, "metadata": new_metadata}
 
 
 def _version(obj: Mapping[str, Any] | None) -> str:

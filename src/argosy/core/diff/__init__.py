@@ -58,7 +58,7 @@ from argosy.core.diff.paths import (
     plain_copy,
 )
 from argosy.core.diff.quantity import parse_quantity
-from argosy.core.diff.threeway import predict_live, three_way_merge_patch
+from argosy.core.diff.threeway import applies_no_change, predict_live, three_way_merge_patch
 
 __all__ = [
     "MASK_CHAR",
@@ -79,6 +79,7 @@ __all__ = [
     "ResourceDiff",
     "SecretMasker",
     "StatusComparison",
+    "applies_no_change",
     "apply_ignore_rules",
     "attribute",
     "attribute_all",

@@ -35,7 +35,7 @@ from argosy.core.diff.managedfields import (
 from argosy.core.diff.masking import SecretMasker, is_secret
 from argosy.core.diff.normalize import StatusComparison, normalize
 from argosy.core.diff.paths import FieldPath, format_path
-from argosy.core.diff.threeway import predict_live
+from argosy.core.diff.threeway import applies_no_change, predict_live
 from argosy.model.annotations import ANNOTATION_KUBECTL_LAST_APPLIED
 from argosy.model.resources import ResourceKey
 
@@ -205,8 +205,16 @@ def diff(
         strategy = "server-side"
     else:
         base = last_applied if last_applied is not None else _last_applied_from(live)
-        predicted = predict_live(norm(desired), normalized_live, norm(base) if base is not None else None)
+        normalized_desired = norm(desired)
+        normalized_base = norm(base) if base is not None else None
         strategy = "three-way" if base is not None else "two-way"
+        if applies_no_change(normalized_desired, normalized_live, normalized_base):
+            # The common no-op: the prediction is live itself, so there is nothing to compare.
+            rules = matching_rules(key, opts.ignore_rules)
+            if rules:
+                normalized_live = apply_ignore_rules(normalized_live, rules, live)
+            return finish(ResourceDiff(key, False, [], normalized_live, normalized_live, strategy))
+        predicted = predict_live(normalized_desired, normalized_live, normalized_base)
 
     rules = matching_rules(key, opts.ignore_rules)
     if rules:

@@ -19,7 +19,7 @@ from typing import Any
 
 from argosy.core.diff.paths import merge_key, plain_copy
 
-__all__ = ["predict_live", "three_way_merge_patch"]
+__all__ = ["applies_no_change", "predict_live", "three_way_merge_patch"]
 
 
 def predict_live(
@@ -99,3 +99,31 @@ def _patch(last: Mapping[str, Any], desired: Mapping[str, Any], live: Mapping[st
         if key not in desired and key in live:
             out[key] = None
     return out
+
+
+def applies_no_change(
+    desired: Mapping[str, Any], live: Mapping[str, Any], last_applied: Mapping[str, Any] | None = None
+) -> bool:
+    """A conservative shortcut for :func:`predict_live`: True only when the prediction is
+    exactly ``live``, i.e. every field ``desired`` sets already has that value in live (same
+    type; lists equal as a whole) and no field ``last_applied`` had and ``desired`` dropped is
+    still live. False means "compute the prediction" (it may still turn out unchanged)."""
+    return _same(desired, live, last_applied if isinstance(last_applied, Mapping) else {})
+
+
+def _same(desired: Mapping[str, Any], live: Mapping[str, Any], last: Mapping[str, Any]) -> bool:
+    for key, value in desired.items():
+        if value is None:
+            if key in live:
+                return False
+            continue
+        if key not in live:
+            return False
+        current = live[key]
+        if type(value) is dict and type(current) is dict:
+            previous = last.get(key)
+            if not _same(value, current, previous if type(previous) is dict else {}):
+                return False
+        elif type(value) is not type(current) or value != current:
+            return False
+    return all(key in desired or key not in live for key in last)
