@@ -41,13 +41,12 @@ from argosy.services.sync import SyncExecutor, SyncSettings
 
 COUNT = 1000
 
-_handshakes = 0
+HANDSHAKES = [0]
 _wrap_bio = ssl.SSLContext.wrap_bio
 
 
 def _counting_wrap_bio(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> ssl.SSLObject:
-    global _handshakes
-    _handshakes += 1
+    HANDSHAKES[0] += 1
     return _wrap_bio(self, *args, **kwargs)
 
 
@@ -76,11 +75,10 @@ async def argosy_sync(
     kubeconfig: Path, namespace: str, *, http2: bool, concurrency: int, dry_run: bool, label: str
 ) -> Run:
     """Wall time of the whole sync (plan, dry run, applies), and of the dry run alone."""
-    global _handshakes
     desired = manifests(namespace)
     async with KubeClient(load_kubeconfig(kubeconfig), http2=http2) as kube:
         await kube.discover()  # kubectl caches discovery on disk too
-        _handshakes = 0
+        HANDSHAKES[0] = 0
         started = time.perf_counter()
         plan = build_plan(desired, [], PlanOptions(default_namespace=namespace))
         executor = SyncExecutor(
@@ -96,7 +94,7 @@ async def argosy_sync(
             executor._dry_run_done = True
         result = await executor.run()
         seconds = time.perf_counter() - started
-        handshakes = _handshakes
+        handshakes = HANDSHAKES[0]
     if result.phase is not OperationPhase.SUCCEEDED:
         raise SystemExit(f"sync failed: {result.message}")
     return Run(label, seconds, dry_seconds, handshakes)
@@ -104,11 +102,10 @@ async def argosy_sync(
 
 async def argosy_resync(kubeconfig: Path, namespace: str, concurrency: int) -> Run:
     """Compare (server-side diff) then sync with ApplyOutOfSyncOnly of the unchanged objects."""
-    global _handshakes
     desired = manifests(namespace)
     async with KubeClient(load_kubeconfig(kubeconfig), http2=True) as kube:
         await kube.discover()
-        _handshakes = 0
+        HANDSHAKES[0] = 0
         started = time.perf_counter()
         compared = await compare_app(
             kube,
@@ -137,7 +134,7 @@ async def argosy_resync(kubeconfig: Path, namespace: str, concurrency: int) -> R
         "resync (compare + ApplyOutOfSyncOnly)",
         seconds,
         compare_seconds,
-        _handshakes,
+        HANDSHAKES[0],
         f"{len(compared.out_of_sync)} out of sync, {skipped} applies skipped; compare {compare_seconds:.2f}s",
     )
 
