@@ -15,7 +15,7 @@ from argosy.core.diff import IgnoreRule
 from argosy.core.plan import OperationPhase, PlanOptions, build_plan
 from argosy.model.annotations import parse_sync_options
 from argosy.model.resources import ResourceKey
-from argosy.services.compare import CompareMemo, CompareSettings, SyncStatus, compare_app
+from argosy.services.compare import CompareMemo, CompareSettings, SyncStatus, _target, compare_app
 from argosy.services.sync import (
     SHARED_RESOURCE_FOUND,
     PriorDryRun,
@@ -378,3 +378,14 @@ async def test_compare_memo_reuses_statuses_until_desired_or_live_changes() -> N
     assert len(memo) == 1
     memo.clear()
     assert len(memo) == 0
+
+
+def test_compare_target_equals_the_prepared_manifest() -> None:
+    plain = cm("x")
+    no_namespace = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "y"}, "data": {"a": "b"}}
+    no_annotations = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "z", "namespace": "ns"}}
+    for manifest, k in ((plain, key("x")), (no_namespace, key("y")), (no_annotations, key("z"))):
+        before = copy.deepcopy(manifest)
+        for app in ("app", ""):
+            assert _target(manifest, k, app) == prepare_manifest(manifest, k, app)
+        assert manifest == before
