@@ -1,4 +1,5 @@
-"""Entry point of the ``argosy`` console script."""
+"""All command modules of the CLI layer (the console script, ``argosy.entrypoints.main``, adds the
+commands that need the composition root)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from argosy.cli import cluster as _cluster  # noqa: F401
 from argosy.cli import context as _context  # noqa: F401
 from argosy.cli import login as _login  # noqa: F401
 from argosy.cli import proj as _proj  # noqa: F401
-from argosy.cli import quickstart as _quickstart  # noqa: F401  (also registers controller/server/install)
 from argosy.cli import repo as _repo  # noqa: F401
 from argosy.cli.groups import app
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 from pathlib import Path
@@ -14,14 +13,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from argosy import bootstrap
 from argosy.cli.groups import app
 from argosy.services.leader import LeaseSettings
-
-
-def composition_root() -> Any:
-    """``argosy.bootstrap``, imported late: the composition root sits above the CLI in the layers."""
-    return importlib.import_module("argosy.bootstrap")
-
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -89,7 +83,6 @@ async def _run(
 ) -> None:
     stop = asyncio.Event()
     _install_signals(stop)
-    bootstrap = composition_root()
     async with bootstrap.runtime(
         kubeconfig=kubeconfig,
         namespace=namespace,
@@ -187,7 +180,7 @@ def install(kubeconfig: str | None = KubeconfigOption, namespace: str = Namespac
     """Install the Application and AppProject CRDs and the namespace."""
 
     async def go() -> None:
-        await composition_root().install_cluster(kubeconfig, namespace)
+        await bootstrap.install_cluster(kubeconfig, namespace)
 
     asyncio.run(go())
     err.print(f"Installed the CRDs and namespace {namespace}.")

@@ -11,15 +11,15 @@ import logging
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from argosy import bootstrap
 from argosy.adapters.localcluster import plane, toolchain
 from argosy.cli.groups import app
-from argosy.cli.server import composition_root
+from argosy.entrypoints import server as _server  # noqa: F401  (registers controller/server/install)
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -61,7 +61,6 @@ async def _session(
     exit_when_converged: bool,
     state_dir: Path | None,
 ) -> bool:
-    bootstrap = composition_root()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -128,7 +127,6 @@ def quickstart(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    bootstrap: Any = composition_root()
     if not (platform / "argocd" / "applications").is_dir():
         err.print(f"error: {platform} is not a GitOps repository with argocd/applications")
         raise typer.Exit(2)
