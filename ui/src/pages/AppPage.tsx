@@ -343,7 +343,7 @@ function ResourceDiff({ res, drift }: { res: Json; drift: Json[] }) {
   const live = parse(res.liveState);
   const desired = parse(res.targetState);
   const driftMap = new Map<string, Json>(drift.map((f) => [f.field, f]));
-  const lines = diffObjects(desired, live, new Set(driftMap.keys()));
+  const lines = desired ? diffObjects(desired, live, new Set(driftMap.keys())) : [];
   const liveFlat = flatten(live ?? {});
   const driftOnly = desired ? [] : drift;
   const managerOf = (path: string) => driftMap.get(path) ?? [...driftMap.entries()].find(([p]) => path.startsWith(`${p}.`) || path.startsWith(`${p}[`))?.[1];
