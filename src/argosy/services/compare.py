@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -334,7 +334,8 @@ async def compare_app(
         )
         if memo is not None and not note and memo_version:
             remembered = (settings, plain_copy(manifest))
-            memo.put(key, remembered, memo_version, replace(status, dry_run_fingerprint=""))
+            # The fingerprint stays: the same object against the same live version dry-runs the same.
+            memo.put(key, remembered, memo_version, status)
         return status
 
     keys = sorted(set(wanted) | set(known))
