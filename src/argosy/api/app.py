@@ -10,9 +10,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 from argosy.api import accounts, apps, misc, projects, repos
+from argosy.api.appcache import AppCache
 from argosy.api.context import ApiContext, ApiDeps
 from argosy.api.errors import GRPC_INVALID_ARGUMENT, ApiError
 from argosy.api.settings import ensure_default_project, ensure_initial_admin
@@ -48,8 +50,15 @@ def create_app(deps: ApiDeps) -> FastAPI:
                 await ensure_default_project(deps.kube, deps.namespace)
             except Exception:
                 log.exception("could not create the default AppProject")
+        if deps.watch_cache:
+            ctx.cache = AppCache(deps.kube, deps.namespace)
+            ctx.cache.start()
         ctx.ready = True
-        yield
+        try:
+            yield
+        finally:
+            if ctx.cache is not None:
+                await ctx.cache.stop()
 
     app = FastAPI(
         title="Argosy API",
@@ -58,6 +67,8 @@ def create_app(deps: ApiDeps) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.argosy = ctx
+    if deps.gzip_level > 0:
+        app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=deps.gzip_level)
 
     @app.middleware("http")
     async def request_context(

@@ -12,9 +12,11 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from argosy.api.appcache import CachedApp
+from argosy.api.appcache import entry as cache_entry
 from argosy.api.common import (
     APP_API,
     app_event,
@@ -130,9 +132,17 @@ async def load_app(request: Request, caller: Caller, name: str, action: str) -> 
 
 async def patch_app(ctx: ApiContext, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        return await ctx.deps.kube.patch(APP_API, "Application", name, patch, ctx.deps.namespace)
+        updated = await ctx.deps.kube.patch(APP_API, "Application", name, patch, ctx.deps.namespace)
     except Exception as exc:
         raise from_kube(exc, f"application {name!r}") from exc
+    remember(ctx, updated)
+    return updated
+
+
+def remember(ctx: ApiContext, app: Mapping[str, Any]) -> None:
+    """Write-through to the list cache, so a caller reads its own writes."""
+    if ctx.cache is not None:
+        ctx.cache.put(app)
 
 
 def present(app: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,37 +165,46 @@ async def list_applications(
     limit: Annotated[int | None, Query(ge=0, le=100000)] = None,
     continue_: Annotated[str | None, Query(alias="continue")] = None,
     fields: str | None = None,
-) -> dict[str, Any]:
+) -> Response:
+    """Argo CD's ApplicationList; ``limit``/``continue`` and ``fields`` as described in docs/api.md."""
     ctx = ctx_of(request)
     reqs = parse_selector(selector) if selector else []
     settings = await ctx.settings.load()
-    try:
-        result = await ctx.deps.kube.list(APP_API, "Application", ctx.deps.namespace, limit=500)
-    except Exception as exc:
-        raise from_kube(exc, "applications") from exc
+    cache = ctx.cache
+    if cache is not None and cache.synced:
+        entries = cache.items()
+        resource_version = cache.resource_version
+    else:
+        try:
+            result = await ctx.deps.kube.list(APP_API, "Application", ctx.deps.namespace, limit=500)
+        except Exception as exc:
+            raise from_kube(exc, "applications") from exc
+        entries = sorted(map(cache_entry, result.items), key=lambda e: e.name)
+        resource_version = result.resource_version
     wanted_projects = set(projects or []) | set(project or [])
-    items = []
-    for app in result.items:
-        if name and name_of(app) != name:
+    items: list[CachedApp] = []
+    for e in entries:
+        if name and e.name != name:
             continue
-        if wanted_projects and project_of(app) not in wanted_projects:
+        if wanted_projects and e.project not in wanted_projects:
             continue
-        if reqs and not match_selector((app.get("metadata") or {}).get("labels") or {}, reqs):
+        if reqs and not match_selector(e.labels, reqs):
             continue
-        if repo and not any(str(s.get("repoURL", "")).rstrip("/") == repo.rstrip("/") for s in _sources(app)):
+        if repo and not any(
+            str(s.get("repoURL", "")).rstrip("/") == repo.rstrip("/") for s in _sources(e.obj)
+        ):
             continue
-        if not allowed(settings, caller, "applications", "get", rbac_object(app)):
+        if not allowed(settings, caller, "applications", "get", f"{e.project}/{e.name}"):
             continue
-        items.append(app)
-    items.sort(key=name_of)
+        items.append(e)
     chunk, nxt = page(items, limit, continue_)
-    doc: dict[str, Any] = {
-        "metadata": {"resourceVersion": result.resource_version, **({"continue": nxt} if nxt else {})},
-        "items": [present(a) for a in chunk],
-    }
+    metadata: dict[str, Any] = {"resourceVersion": resource_version, **({"continue": nxt} if nxt else {})}
     if fields:
-        return select_fields(doc, fields)
-    return doc
+        doc = select_fields({"metadata": metadata, "items": [e.obj for e in chunk]}, fields)
+        return Response(json.dumps(doc, separators=(",", ":")).encode(), media_type="application/json")
+    head = json.dumps({"metadata": metadata}, separators=(",", ":")).encode()[:-1]
+    body = b"".join((head, b',"items":[', b",".join(e.raw for e in chunk), b"]}"))
+    return Response(body, media_type="application/json")
 
 
 def _sources(app: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -254,6 +273,7 @@ async def create_application(
     await _check_project(ctx, project_of(obj))
     try:
         created = await ctx.deps.kube.create(obj)
+        remember(ctx, created)
         action = "create"
     except Exception as exc:
         if not (upsert and getattr(exc, "status", None) == 409):
@@ -324,6 +344,7 @@ async def update_application(
         updated = await ctx.deps.kube.replace(replacement)
     except Exception as exc:
         raise from_kube(exc, f"application {name!r}") from exc
+    remember(ctx, updated)
     audit(
         request,
         caller,

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -19,6 +19,9 @@ from argosy.core.diff import mask_secret
 from argosy.core.passwords import LoginLimiter, RateLimitPolicy
 from argosy.core.tokens import Principal, TokenError, project_role_tokens, verify_token
 from argosy.ports.apiserver import ApiKube, AuditEntry, AuditSink, Clock
+
+if TYPE_CHECKING:
+    from argosy.api.appcache import AppCache
 
 __all__ = ["ApiContext", "ApiDeps", "Caller", "audit", "authenticate", "ctx_of", "enforce"]
 
@@ -48,7 +51,8 @@ class ApiDeps:
         True  # start-up: generate the admin password and create the default project if missing
     )
     manifests: Any = None  # optional ManifestSource (see argosy.api.apps)
-    stream_poll_seconds: float = 0.0  # 0: use kube.watch for /stream; >0: poll the list instead
+    watch_cache: bool = True  # serve application lists from a list+watch cache (argosy.api.appcache)
+    gzip_level: int = 3  # gzip answers over 1 KB for clients that accept it (0: off)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class ApiContext:
     revoked: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ready: bool = False
+    cache: AppCache | None = None
 
     @classmethod
     def build(cls, deps: ApiDeps) -> ApiContext:

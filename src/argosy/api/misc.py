@@ -279,10 +279,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz", summary="Readiness: the settings can be read from the cluster")
+@health.get("/readyz", summary="Readiness: settings readable and the application cache filled")
 async def readyz(request: Request) -> dict[str, str]:
+    ctx = ctx_of(request)
     try:
-        await ctx_of(request).settings.load()
+        await ctx.settings.load()
     except Exception as exc:
         raise ApiError(503, "not ready", GRPC_UNAVAILABLE) from exc
+    if ctx.cache is not None and not ctx.cache.synced:
+        raise ApiError(503, "not ready: the application cache is filling", GRPC_UNAVAILABLE)
     return {"status": "ok"}

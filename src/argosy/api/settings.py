@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -97,6 +98,7 @@ class KubeSettingsLoader:
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
         self._last_enforcer: Enforcer | None = None
+        self._enforcer_key: str | None = None
 
     def invalidate(self) -> None:
         self._cached = None
@@ -126,13 +128,20 @@ class KubeSettingsLoader:
                 if not is_not_found(exc):
                     raise from_kube(exc, "AppProjects") from exc
                 projects = []
-            config = RbacConfig.from_configmap_data(rbac)
-            try:
-                enforcer = Enforcer.from_config(config, projects=_rbac_projects(projects))
-                self._last_enforcer = enforcer
-            except PolicyError:
-                log.warning("argocd-rbac-cm holds an invalid policy; keeping the previous one")
-                enforcer = self._last_enforcer or Enforcer("")
+            rbac_projects = _rbac_projects(projects)
+            rbac_key = json.dumps([sorted(rbac.items()), [repr(p) for p in rbac_projects]])
+            if self._last_enforcer is not None and rbac_key == self._enforcer_key:
+                enforcer = self._last_enforcer  # unchanged: keep its decision caches warm
+            else:
+                try:
+                    enforcer = Enforcer.from_config(
+                        RbacConfig.from_configmap_data(rbac), projects=rbac_projects
+                    )
+                    self._last_enforcer = enforcer
+                    self._enforcer_key = rbac_key
+                except PolicyError:
+                    log.warning("argocd-rbac-cm holds an invalid policy; keeping the previous one")
+                    enforcer = self._last_enforcer or Enforcer("")
             try:
                 key: bytes | None = server_key(secret)
             except TokenConfigError:

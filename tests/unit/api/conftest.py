@@ -34,6 +34,8 @@ def api() -> Iterator[Api]:
     kube = FakeKube()
     tokens = seed(kube)
     audit: list[AuditEntry] = []
-    app = create_app(ApiDeps(kube=kube, namespace=NS, clock=lambda: NOW, audit=audit.append))
+    app = create_app(
+        ApiDeps(kube=kube, namespace=NS, clock=lambda: NOW, audit=audit.append, watch_cache=False)
+    )
     with TestClient(app, base_url="https://testserver") as client:
         yield Api(client=client, kube=kube, tokens=tokens, audit=audit)

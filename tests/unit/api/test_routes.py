@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import time
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from argosy.api import ApiDeps, create_app
 from tests.unit.api.conftest import Api
-from tests.unit.api.fakes import NOW, NS, FakeKube, app_obj, seed
+from tests.unit.api.fakes import NOW, NS, FakeKube, FakeWatchEvent, app_obj, seed
 
 APPS = "/api/v1/applications"
 AV = "argoproj.io/v1alpha1"
@@ -293,3 +295,34 @@ def test_health_and_openapi(api: Api) -> None:
     assert api.client.get("/readyz").status_code == 200
     doc = api.client.get("/openapi.json").json()
     assert "/api/v1/applications/{name}/sync" in doc["paths"]
+
+
+def test_list_served_from_watch_cache() -> None:
+    kube = FakeKube()
+    tokens = seed(kube)
+    headers = {"Authorization": f"Bearer {tokens['admin']}"}
+    with TestClient(create_app(ApiDeps(kube=kube, namespace=NS, clock=lambda: NOW))) as client:
+        kube.events = asyncio.Queue()
+        ctx = client.app.state.argosy  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 5
+        while not (ctx.cache and ctx.cache.synced) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        lists_before = sum(1 for c in kube.calls if c[:2] == ("list", "Application"))
+        names = [a["metadata"]["name"] for a in client.get(APPS, headers=headers).json()["items"]]
+        assert names == ["artemis-web", "artemis-worker", "sophia-api"]
+        # an app created behind the API's back arrives through the watch
+        extra = kube.add(app_obj("zz-late", "sophia"))
+        extra["metadata"]["resourceVersion"] = "999999"
+        loop = ctx.cache._task.get_loop()
+        loop.call_soon_threadsafe(kube.events.put_nowait, FakeWatchEvent("ADDED", extra))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            names = [a["metadata"]["name"] for a in client.get(APPS, headers=headers).json()["items"]]
+            if "zz-late" in names:
+                break
+            time.sleep(0.02)
+        assert "zz-late" in names
+        assert sum(1 for c in kube.calls if c[:2] == ("list", "Application")) == lists_before
+        # gzip for clients that accept it
+        r = client.get(APPS, headers={**headers, "Accept-Encoding": "gzip"})
+        assert r.headers.get("content-encoding") == "gzip"
