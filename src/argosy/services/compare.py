@@ -406,4 +406,5 @@ def _options(settings: CompareSettings, key: ResourceKey, mode: DiffMode = DiffM
         ignore_rules=settings.ignore_rules,
         status=settings.status,
         default_namespace=key.namespace or settings.default_namespace,
+        key=key,
     )

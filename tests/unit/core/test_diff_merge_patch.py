@@ -7,7 +7,7 @@ import copy
 from types import MappingProxyType
 from typing import Any
 
-from argosy.core.diff import normalize, plain_copy, predict_live, three_way_merge_patch
+from argosy.core.diff import applies_no_change, normalize, plain_copy, predict_live, three_way_merge_patch
 from argosy.core.plan import Operation, PlanOptions, build_plan
 
 
@@ -120,3 +120,42 @@ def test_deferred_prune_confirmation_plans_a_waiting_prune() -> None:
         [], live, PlanOptions(prune=True, prune_confirmed=True, defer_prune_confirmation=True)
     )
     assert not any(t.needs_confirmation for t in approved.tasks)
+
+
+def test_normalize_share_equals_the_copy_and_copies_only_what_it_changes() -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "annotations": {"argocd.argoproj.io/tracking-id": "a:/Secret:ns/s"}},
+        "stringData": {"k": "v"},
+        "data": {"d": None},
+        "type": "Opaque",
+    }
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"replicas": 1},
+    }
+    for obj in (secret, deploy):
+        before = copy.deepcopy(obj)
+        shared = normalize(obj, share=True)
+        assert shared == normalize(obj)
+        assert obj == before  # the Secret's data was copied before it was rewritten
+    assert normalize(deploy, share=True)["spec"] is deploy["spec"]
+    assert normalize(deploy)["spec"] is not deploy["spec"]
+
+
+def test_applies_no_change_is_conservative() -> None:
+    live = {"data": {"a": "1"}, "spec": {"ports": [{"port": 80}], "n": 1}}
+    assert applies_no_change({"data": {"a": "1"}}, live)
+    assert applies_no_change({"spec": {"ports": [{"port": 80}]}}, live)
+    assert not applies_no_change({"data": {"a": "2"}}, live)
+    assert not applies_no_change({"spec": {"n": 1.0}}, live)  # a type change is left to the diff
+    assert not applies_no_change({"spec": {"ports": [{"port": 80}, {"port": 81}]}}, live)
+    assert not applies_no_change({"data": {"b": "1"}}, live)
+    assert not applies_no_change({"data": {"a": None}}, live)
+    assert applies_no_change({"data": {"b": None}}, live)
+    # A field the last apply wrote, dropped from desired and still live, is a change.
+    assert not applies_no_change({"data": {"a": "1"}}, live, {"data": {"a": "1"}, "spec": {"n": 1}})
+    assert applies_no_change({"data": {"a": "1"}}, live, {"data": {"a": "1"}, "gone": 1})

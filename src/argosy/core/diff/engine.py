@@ -58,6 +58,8 @@ class DiffOptions:
     tracking_label: str | None = None
     default_namespace: str = ""
     attribute: bool = True
+    key: ResourceKey | None = None
+    """The resource's key when the caller knows it (saves parsing it again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +171,12 @@ def diff(
     opts = options or DiffOptions()
     if desired is None and live is None:
         raise ValueError("diff needs a desired or a live object")
-    key = _key(desired, live, opts)
+    key = opts.key or _key(desired, live, opts)
     secret = is_secret(desired) or is_secret(live)
     masker = SecretMasker()
 
-    def norm(obj: Mapping[str, Any]) -> dict[str, Any]:
-        return normalize(obj, status=opts.status, tracking_label=opts.tracking_label)
+    def norm(obj: Mapping[str, Any], share: bool = False) -> dict[str, Any]:
+        return normalize(obj, status=opts.status, tracking_label=opts.tracking_label, share=share)
 
     def finish(result: ResourceDiff) -> ResourceDiff:
         if not secret:
@@ -205,8 +207,9 @@ def diff(
         strategy = "server-side"
     else:
         base = last_applied if last_applied is not None else _last_applied_from(live)
-        normalized_desired = norm(desired)
-        normalized_base = norm(base) if base is not None else None
+        # Read only (predict_live copies what it keeps), so it may share the input's values.
+        normalized_desired = norm(desired, share=True)
+        normalized_base = norm(base, share=True) if base is not None else None
         strategy = "three-way" if base is not None else "two-way"
         if applies_no_change(normalized_desired, normalized_live, normalized_base):
             # The common no-op: the prediction is live itself, so there is nothing to compare.

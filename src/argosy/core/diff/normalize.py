@@ -103,15 +103,20 @@ def normalize(
     *,
     status: StatusComparison = StatusComparison.ALL,
     tracking_label: str | None = None,
+    share: bool = False,
 ) -> dict[str, Any]:
-    """A normalized deep copy of ``obj`` (the input is not modified)."""
+    """A normalized deep copy of ``obj`` (the input is not modified).
+
+    ``share=True``: only ``metadata`` (and a Secret's ``data``) is copied; the other fields are
+    the input's own values. For callers that only read the result."""
+    copy_value = _share if share else plain_copy
     is_crd = obj.get("kind") == "CustomResourceDefinition" and group_of_api_version(
         str(obj.get("apiVersion") or "")
     ) == ("apiextensions.k8s.io")
     drop_status = status is StatusComparison.ALL or (status is StatusComparison.CRD and is_crd)
     # Copy everything except what is dropped anyway (managedFields is often the largest part).
     out: dict[str, Any] = {
-        k: plain_copy(v) for k, v in obj.items() if k != "metadata" and not (drop_status and k == "status")
+        k: copy_value(v) for k, v in obj.items() if k != "metadata" and not (drop_status and k == "status")
     }
     source_metadata = obj.get("metadata")
     if isinstance(source_metadata, Mapping):
@@ -131,5 +136,13 @@ def normalize(
             if name in metadata and not metadata[name]:
                 del metadata[name]
     if is_secret_obj(out):
+        if share:
+            for name in ("data", "stringData"):
+                if name in out:
+                    out[name] = plain_copy(out[name])
         secret_string_data_to_data(out)
     return out
+
+
+def _share(value: Any) -> Any:
+    return value
