@@ -47,7 +47,7 @@ from argosy.services.sync import FIELD_MANAGER, tracking_id
 APPS = int(os.environ.get("BENCH_APPS", "1000"))
 PER_APP = 20
 NAMESPACES = 20
-WORKERS = 48
+WORKERS = 96
 
 
 def app_name(i: int) -> str:

@@ -38,7 +38,7 @@ from argosy.adapters.kube import KubeClient, load_kubeconfig
 from argosy.core.plan import OperationPhase, PlanOptions, build_plan
 from argosy.model.annotations import parse_sync_options
 from argosy.services.compare import CompareSettings, compare_app
-from argosy.services.sync import SyncExecutor, SyncSettings
+from argosy.services.sync import SyncExecutor, SyncSettings, tracked_by
 
 COUNT = 1000
 
@@ -109,7 +109,8 @@ async def argosy_resync(kubeconfig: Path, namespace: str, concurrency: int) -> R
         await kube.discover()
         started = time.perf_counter()
         # The controller reads live from its cache; here one LIST stands in for the snapshot.
-        live = (await kube.list("v1", "ConfigMap", namespace)).items
+        listed = (await kube.list("v1", "ConfigMap", namespace)).items
+        live = [obj for obj in listed if tracked_by(obj) == "bench"]  # not kube-root-ca.crt
         compared = await compare_app(
             kube,
             desired,
