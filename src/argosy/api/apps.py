@@ -183,6 +183,7 @@ async def list_applications(
         resource_version = result.resource_version
     wanted_projects = set(projects or []) | set(project or [])
     items: list[CachedApp] = []
+    decided: dict[str, bool] = {}  # per project, when names cannot matter (ServerSettings docs)
     for e in entries:
         if name and e.name != name:
             continue
@@ -194,7 +195,12 @@ async def list_applications(
             str(s.get("repoURL", "")).rstrip("/") == repo.rstrip("/") for s in _sources(e.obj)
         ):
             continue
-        if not allowed(settings, caller, "applications", "get", f"{e.project}/{e.name}"):
+        if settings.per_project_app_rbac:
+            if e.project not in decided:
+                decided[e.project] = allowed(settings, caller, "applications", "get", f"{e.project}/{e.name}")
+            if not decided[e.project]:
+                continue
+        elif not allowed(settings, caller, "applications", "get", f"{e.project}/{e.name}"):
             continue
         items.append(e)
     chunk, nxt = page(items, limit, continue_)

@@ -25,7 +25,17 @@ from argosy.core.passwords import (
     hash_password,
     initial_admin_secret,
 )
-from argosy.core.rbac import Enforcer, PolicyError, Project, ProjectRole, RbacConfig
+from argosy.core.rbac import (
+    BUILTIN_POLICY_CSV,
+    Enforcer,
+    MatchMode,
+    PolicyError,
+    Project,
+    ProjectRole,
+    RbacConfig,
+    parse_policy,
+)
+from argosy.core.rbac.enforcer import glob_match
 from argosy.core.tokens import SERVER_KEY, TokenConfigError, generate_server_key, server_key
 from argosy.ports.apiserver import ApiKube, Clock
 from argosy.ports.kube import is_already_exists, is_not_found
@@ -48,6 +58,9 @@ class ServerSettings:
     enforcer: Enforcer
     key: bytes | None = field(repr=False)
     projects: Sequence[Mapping[str, Any]] = ()
+    # True when no applications policy pattern can tell two apps of one project apart, so a list
+    # may decide ``applications get`` once per project (see :func:`app_decisions_per_project`).
+    per_project_app_rbac: bool = False
 
     @property
     def rollback_enforced(self) -> bool:
@@ -62,6 +75,47 @@ class SettingsLoader(Protocol):
     async def load(self) -> ServerSettings: ...
 
     def invalidate(self) -> None: ...
+
+
+_GLOB_CHARS = frozenset("*?[]{}\\")
+
+
+def _project_only(pattern: str) -> bool:
+    """Whether glob ``pattern`` matches ``<project>/<app>`` independently of ``<app>``.
+
+    ``*``-only patterns and ``*/*`` match every object; ``L/*`` (L literal, no ``/``) matches exactly
+    the project L; ``L*`` (L literal, no ``/``) matches projects by prefix (the ``/`` after the project
+    can never be part of L). Anything else may depend on the app name.
+    """
+    if pattern and set(pattern) == {"*"}:
+        return True
+    if pattern == "*/*":
+        return True
+    if pattern.endswith("/*"):
+        head = pattern[:-2]
+        return bool(head) and "/" not in head and not (set(head) & _GLOB_CHARS)
+    if pattern.endswith("*"):
+        head = pattern[:-1]
+        return "/" not in head and not (set(head) & _GLOB_CHARS)
+    return False
+
+
+def app_decisions_per_project(config: RbacConfig, projects: Sequence[Project]) -> bool:
+    """True when every ``p`` line that can apply to ``applications`` has a project-only object
+    pattern (glob mode only), so ``applications <action> <p>/<a>`` does not depend on ``<a>``."""
+    if config.match_mode is not MatchMode.GLOB:
+        return False
+    texts = [BUILTIN_POLICY_CSV, config.policy_csv, *(p.policies_csv() for p in projects)]
+    try:
+        lines = [line for text in texts for line in parse_policy(text)]
+    except PolicyError:
+        return False
+    for line in lines:
+        if line.ptype != "p" or len(line.fields) < 4:
+            continue
+        if glob_match("applications", line.fields[1]) and not _project_only(line.fields[3]):
+            return False
+    return True
 
 
 def _data(obj: Mapping[str, Any] | None) -> dict[str, str]:
@@ -99,6 +153,7 @@ class KubeSettingsLoader:
         self._lock = asyncio.Lock()
         self._last_enforcer: Enforcer | None = None
         self._enforcer_key: str | None = None
+        self._per_project = False
 
     def invalidate(self) -> None:
         self._cached = None
@@ -153,6 +208,7 @@ class KubeSettingsLoader:
                 enforcer=enforcer,
                 key=key,
                 projects=projects,
+                per_project_app_rbac=self._per_project,
             )
             self._cached = settings
             self._loaded_at = time.monotonic()
