@@ -90,8 +90,10 @@ def serving(setup: Callable[[], contextlib.AbstractAsyncContextManager[ApiDeps]]
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
+    # Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+    # thread while it is open, which would break every later test that calls anyio.run/asyncio.run.
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run scripts/lib.sh setup (APT_PACKAGES has chromium)")
     if not ui_built():
