@@ -189,11 +189,11 @@ class KubeSettingsLoader:
                 enforcer = self._last_enforcer  # unchanged: keep its decision caches warm
             else:
                 try:
-                    enforcer = Enforcer.from_config(
-                        RbacConfig.from_configmap_data(rbac), projects=rbac_projects
-                    )
+                    config = RbacConfig.from_configmap_data(rbac)
+                    enforcer = Enforcer.from_config(config, projects=rbac_projects)
                     self._last_enforcer = enforcer
                     self._enforcer_key = rbac_key
+                    self._per_project = app_decisions_per_project(config, rbac_projects)
                 except PolicyError:
                     log.warning("argocd-rbac-cm holds an invalid policy; keeping the previous one")
                     enforcer = self._last_enforcer or Enforcer("")

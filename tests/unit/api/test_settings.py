@@ -48,8 +48,14 @@ def test_name_specific_lines_disable_the_shortcut() -> None:
 
 
 def test_list_honours_an_app_specific_deny(api: Api) -> None:
+    assert api.client.get("/readyz").status_code == 200
+    settings = api.client.app.state.argosy.settings._cached  # type: ignore[attr-defined]
+    assert settings is not None and settings.per_project_app_rbac  # the seed's §6.1 policy: shortcut on
+    names = [a["metadata"]["name"] for a in api.get("/api/v1/applications", "readonly").json()["items"]]
+    assert names == ["artemis-web", "artemis-worker", "sophia-api"]
     rbac = api.kube.obj("v1", "ConfigMap", "argocd-rbac-cm", NS)
     rbac["data"]["policy.csv"] += "p, role:readonly, applications, get, artemis/artemis-worker, deny\n"
     api.client.app.state.argosy.settings.invalidate()  # type: ignore[attr-defined]
     names = [a["metadata"]["name"] for a in api.get("/api/v1/applications", "readonly").json()["items"]]
     assert names == ["artemis-web", "sophia-api"]
+    assert not api.client.app.state.argosy.settings._cached.per_project_app_rbac  # type: ignore[attr-defined]
