@@ -7,6 +7,8 @@ each into its own namespace (fresh objects, so every sync creates 1,000 objects)
 * `http1-c32`: the previous default: HTTP/1.1, 32 connections, dry runs and applies 32 at a time;
 * `http2-c64`: one HTTP/2 connection (one TCP + TLS handshake), 64 requests at a time;
 * `http2-c128`: the same, 128 at a time;
+* `http2-c64-clientdry`: HTTP/2, 64, with Argo CD's client-side dry run
+  (`SyncSettings(dry_run_mode="client")`: the types are checked, no request per object);
 * `http2-c64-nodry`: the same without the dry run (`SyncSettings(dry_run=False)`), the floor;
 * `resync`: a second sync of the unchanged `http2-c64` objects, as the controller runs it: compare
   (server-side diff, whose dry runs are passed on) then sync with `ApplyOutOfSyncOnly=true`,
@@ -27,7 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -73,7 +75,14 @@ def manifests(namespace: str) -> list[dict[str, Any]]:
 
 
 async def argosy_sync(
-    kubeconfig: Path, namespace: str, *, http2: bool, concurrency: int, dry_run: bool, label: str
+    kubeconfig: Path,
+    namespace: str,
+    *,
+    http2: bool,
+    concurrency: int,
+    dry_run: bool,
+    label: str,
+    mode: Literal["server", "client"] = "server",
 ) -> Run:
     """Wall time of the whole sync (plan, dry run, applies), and of the dry run alone."""
     desired = manifests(namespace)
@@ -85,7 +94,13 @@ async def argosy_sync(
         executor = SyncExecutor(
             kube,
             plan,
-            SyncSettings(app_name="bench", wave_delay=0.0, concurrency=concurrency, dry_run=dry_run),
+            SyncSettings(
+                app_name="bench",
+                wave_delay=0.0,
+                concurrency=concurrency,
+                dry_run=dry_run,
+                dry_run_mode=mode,
+            ),
         )
         dry_seconds = 0.0
         if dry_run:
@@ -156,6 +171,7 @@ def main() -> None:
             ("http1-c32", False, 32, True),
             ("http2-c64", True, 64, True),
             ("http2-c128", True, 128, True),
+            ("http2-c64-clientdry", True, 64, True),
             ("http2-c64-nodry", True, 64, False),
         ]
         for ns in ("bench-kubectl", *(f"bench-{v[0]}" for v in variants)):
@@ -176,6 +192,7 @@ def main() -> None:
                         concurrency=concurrency,
                         dry_run=dry_run,
                         label=label,
+                        mode="client" if "clientdry" in label else "server",
                     )
                 )
             )

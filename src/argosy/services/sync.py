@@ -39,7 +39,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from argosy.core.diff import (
     IgnoreRule,
@@ -225,6 +225,10 @@ class SyncSettings:
     ``timeout``), or return a Running result at once so the caller resumes later (False)."""
     dry_run_concurrency: int | None = None
     """Parallel dry runs (default: ``concurrency``). They are independent of each other."""
+    dry_run_mode: Literal["server", "client"] = "server"
+    """``server``: a server-side dry run of every task (also catches admission and validation
+    errors). ``client``: Argo CD's client-side dry run, which only checks that the manifest's
+    type is served (and namespaced objects have a namespace): no request per object."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1104,13 +1108,17 @@ class SyncExecutor:
         ):
             return ""  # this operation's compare already dry-ran exactly this object
         try:
-            await self.kube.resource(_api_version(task), task.key.kind)
+            served = await self.kube.resource(_api_version(task), task.key.kind)
         except Exception as exc:
             if not is_not_found(exc):
                 return str(exc)
             if task.key.group_kind in defined or task.options.skip_dry_run_on_missing_resource:
                 return ""
             return str(exc)
+        if self.settings.dry_run_mode == "client":
+            if served.namespaced and not (obj.get("metadata") or {}).get("namespace"):
+                return f"{task.key.kind}/{task.key.name}: a namespaced object needs a namespace"
+            return ""
         try:
             if task.is_hook:
                 await self.kube.create(obj, dry_run=True, field_manager=self.settings.field_manager)

@@ -389,3 +389,24 @@ def test_compare_target_equals_the_prepared_manifest() -> None:
         for app in ("app", ""):
             assert _target(manifest, k, app) == prepare_manifest(manifest, k, app)
         assert manifest == before
+
+
+async def test_client_dry_run_mode_makes_no_request_per_object() -> None:
+    fake = PatchingKube()
+    fake.unknown_kinds = ("Widget",)
+    plan = build_plan([cm("a"), cm("b")], [], PlanOptions())
+    result = await SyncExecutor(fake, plan, fast(dry_run_mode="client")).run()
+    assert result.phase is OperationPhase.SUCCEEDED, result.message
+    assert [c for c in fake.calls if c[2]] == []  # no dry-run request
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "ns"}}
+    failed = await SyncExecutor(
+        fake, build_plan([widget], [], PlanOptions()), fast(dry_run_mode="client")
+    ).run()
+    assert failed.phase is OperationPhase.FAILED
+    assert "Widget" in failed.resources[0].message
+    bare = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nons"}}
+    missing = await SyncExecutor(
+        fake, build_plan([bare], [], PlanOptions()), fast(dry_run_mode="client")
+    ).run()
+    assert missing.phase is OperationPhase.FAILED
+    assert "needs a namespace" in missing.resources[0].message
