@@ -105,6 +105,7 @@ async def stream_applications(
                 rv = str((ev.object.get("metadata") or {}).get("resourceVersion") or rv)
                 if ev.type in ("ADDED", "MODIFIED", "DELETED") and await visible(ev.object):
                     yield event(ev.type, ev.object)
+            await asyncio.sleep(0.05)  # the watch ended (server timeout): reopen it
         except Exception as exc:
             if getattr(exc, "status", None) == 410:
                 rv = None  # expired: resume from now
