@@ -326,3 +326,25 @@ def test_list_served_from_watch_cache() -> None:
         # gzip for clients that accept it
         r = client.get(APPS, headers={**headers, "Accept-Encoding": "gzip"})
         assert r.headers.get("content-encoding") == "gzip"
+
+
+def test_stream_delivers_watch_events(api: Api) -> None:
+    api.kube.events = asyncio.Queue()
+    changed = api.kube.obj(AV, "Application", "artemis-web")
+    hidden = api.kube.obj(AV, "Application", "sophia-api")
+
+    async def feed() -> None:
+        assert api.kube.events is not None
+        await api.kube.events.put(FakeWatchEvent("MODIFIED", hidden))  # not visible to artemis
+        await api.kube.events.put(FakeWatchEvent("MODIFIED", changed))
+
+    with api.client.stream("GET", "/api/v1/stream/applications", headers=api.h("artemis")) as r:
+        api.client.portal.call(feed)  # type: ignore[union-attr]
+        seen: list[tuple[str, str]] = []
+        for line in r.iter_lines():
+            if line.startswith("data:"):
+                result = json.loads(line[5:])["result"]
+                seen.append((result["type"], result["application"]["metadata"]["name"]))
+                if result["type"] == "MODIFIED":
+                    break
+    assert seen == [("ADDED", "artemis-web"), ("ADDED", "artemis-worker"), ("MODIFIED", "artemis-web")]
