@@ -27,8 +27,17 @@ from argosy.api.common import (
     strip_object,
 )
 from argosy.api.context import ApiContext, Caller, allowed, audit, authenticate, ctx_of, enforce, masked
-from argosy.api.errors import bad_request, from_kube, not_found, permission_denied, precondition
-from argosy.model.application import Application, ModelError, format_time
+from argosy.api.errors import (
+    GRPC_PERMISSION_DENIED,
+    ApiError,
+    bad_request,
+    from_kube,
+    not_found,
+    permission_denied,
+    precondition,
+)
+from argosy.core.project import check_application, sync_window_verdict
+from argosy.model.application import Application, AppProject, ModelError, format_time
 from argosy.ports.kube import is_not_found
 
 __all__ = ["ManifestSource", "router"]
@@ -276,7 +285,7 @@ async def create_application(
     await enforce(
         request, caller, "applications", "create", rbac_object(obj), audit_action="application.create"
     )
-    await _check_project(ctx, project_of(obj))
+    await _check_project(ctx, obj)
     try:
         created = await ctx.deps.kube.create(obj)
         remember(ctx, created)
@@ -317,13 +326,26 @@ def _meta_patch(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {k: meta[k] for k in ("labels", "annotations", "finalizers") if k in meta}
 
 
-async def _check_project(ctx: ApiContext, project: str) -> None:
+async def _get_project(ctx: ApiContext, project: str) -> AppProject:
     try:
-        await ctx.deps.kube.get(APP_API, "AppProject", project, ctx.deps.namespace)
+        raw = await ctx.deps.kube.get(APP_API, "AppProject", project, ctx.deps.namespace)
     except Exception as exc:
         if is_not_found(exc):
             raise bad_request(f"application references project {project} which does not exist") from exc
         raise from_kube(exc, f"project {project!r}") from exc
+    try:
+        return AppProject.from_dict(raw)
+    except ModelError as exc:
+        raise bad_request(f"project {project} is invalid: {exc}"[:500]) from exc
+
+
+async def _check_project(ctx: ApiContext, obj: Mapping[str, Any]) -> None:
+    """Argo CD's spec validation against the project: permitted sources and destination."""
+    project = await _get_project(ctx, project_of(obj))
+    violations = check_application(project, Application.from_dict(obj), control_namespace=ctx.deps.namespace)
+    if violations:
+        details = "; ".join(f"{v.condition}: {v.message}" for v in violations)
+        raise bad_request(f"application spec for {name_of(obj)} is invalid: {details}"[:1000])
 
 
 @router.put("/{name}", summary="Update an application")
@@ -340,7 +362,7 @@ async def update_application(
         await enforce(
             request, caller, "applications", "update", rbac_object(obj), audit_action="application.update"
         )
-        await _check_project(ctx, project_of(obj))
+    await _check_project(ctx, obj)
     replacement = dict(current)
     replacement["spec"] = obj["spec"]
     meta = dict(current.get("metadata") or {})
@@ -438,6 +460,14 @@ async def sync_application(
         )
     if app.get("operation"):
         raise precondition("another operation is already in progress")
+    try:
+        verdict = sync_window_verdict(
+            await _get_project(ctx, project_of(app)), Application.from_dict(app), ctx.now(), manual=True
+        )
+    except ModelError as exc:
+        raise bad_request(f"application {name} is invalid: {exc}"[:500]) from exc
+    if not verdict.allowed:
+        raise ApiError(403, "cannot sync: blocked by sync window", GRPC_PERMISSION_DENIED)
     if req.revision and _automated(app) and req.revision != _target_revision(app):
         raise precondition(
             f"Cannot sync to {req.revision}: auto-sync currently set to {_target_revision(app)}"

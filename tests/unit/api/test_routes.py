@@ -348,3 +348,22 @@ def test_stream_delivers_watch_events(api: Api) -> None:
                 if result["type"] == "MODIFIED":
                     break
     assert seen == [("ADDED", "artemis-web"), ("ADDED", "artemis-worker"), ("MODIFIED", "artemis-web")]
+
+
+def test_project_rules_and_sync_windows(api: Api) -> None:
+    proj = api.kube.obj(AV, "AppProject", "artemis")
+    proj["spec"]["sourceRepos"] = ["https://github.com/sophia-intel-ai/*"]
+    proj["spec"]["destinations"] = [{"server": "https://kubernetes.default.svc", "namespace": "artemis"}]
+    body = app_obj("bad-repo", "artemis", repo="https://evil.example.com/x.git")
+    r = api.post(APPS, json=body)
+    assert r.status_code == 400 and "is not permitted in project" in r.json()["message"]
+    body = app_obj("ok-app", "artemis")
+    body["spec"]["destination"]["namespace"] = "artemis"
+    assert api.post(APPS, json=body).status_code == 200
+    proj["spec"]["syncWindows"] = [
+        {"kind": "deny", "schedule": "* * * * *", "duration": "1h", "applications": ["*"]}
+    ]
+    r = api.post(f"{APPS}/artemis-web/sync", json={})
+    assert r.status_code == 403 and r.json()["message"] == "cannot sync: blocked by sync window"
+    proj["spec"]["syncWindows"][0]["manualSync"] = True
+    assert api.post(f"{APPS}/artemis-web/sync", json={}).status_code == 200
