@@ -367,3 +367,38 @@ def test_project_rules_and_sync_windows(api: Api) -> None:
     assert r.status_code == 403 and r.json()["message"] == "cannot sync: blocked by sync window"
     proj["spec"]["syncWindows"][0]["manualSync"] = True
     assert api.post(f"{APPS}/artemis-web/sync", json={}).status_code == 200
+
+
+class _Manifests:
+    async def manifests(self, app: Any, revision: str | None) -> list[dict[str, Any]]:
+        ns = app["spec"]["destination"]["namespace"]
+        return [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {"replicas": 2, "template": {"metadata": {}, "spec": {}}},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "creds", "namespace": ns},
+                "stringData": {"password": "desired-secret-value"},
+            },
+        ]
+
+
+def test_manifests_and_target_state_masked() -> None:
+    kube = FakeKube()
+    tokens = seed(kube)
+    deps = ApiDeps(kube=kube, namespace=NS, clock=lambda: NOW, manifests=_Manifests(), watch_cache=False)
+    with TestClient(create_app(deps)) as client:
+        headers = {"Authorization": f"Bearer {tokens['admin']}"}
+        r = client.get(f"{APPS}/artemis-web/manifests", headers=headers)
+        assert r.status_code == 200 and "desired-secret-value" not in r.text
+        assert len(r.json()["manifests"]) == 2
+        items = client.get(f"{APPS}/artemis-web/managed-resources", headers=headers).json()["items"]
+        target = json.loads(next(i for i in items if i["kind"] == "Deployment")["targetState"])
+        assert target["spec"]["replicas"] == 2
+        text = json.dumps(items)
+        assert "desired-secret-value" not in text and "s3cr3t-live-value" not in text
