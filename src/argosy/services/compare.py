@@ -93,6 +93,10 @@ class CompareSettings:
     """Namespace for namespaced manifests that omit it (the app's destination)."""
     concurrency: int = 32
     health_overrides: HealthOverrides | None = None
+    managed_fields_base: bool = True
+    """Without a server-side diff (off, or the dry run failed) and without a last-applied
+    annotation, diff three-way against what our field manager last applied (managedFields), so a
+    field dropped from Git shows as drift. False: Argo CD's two-way diff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,4 +411,5 @@ def _options(settings: CompareSettings, key: ResourceKey, mode: DiffMode = DiffM
         status=settings.status,
         default_namespace=key.namespace or settings.default_namespace,
         key=key,
+        applied_by=settings.field_manager if settings.managed_fields_base else None,
     )

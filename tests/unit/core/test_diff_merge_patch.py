@@ -7,7 +7,16 @@ import copy
 from types import MappingProxyType
 from typing import Any
 
-from argosy.core.diff import applies_no_change, normalize, plain_copy, predict_live, three_way_merge_patch
+from argosy.core.diff import (
+    DiffOptions,
+    applied_configuration,
+    applies_no_change,
+    diff,
+    normalize,
+    plain_copy,
+    predict_live,
+    three_way_merge_patch,
+)
 from argosy.core.plan import Operation, PlanOptions, build_plan
 
 
@@ -159,3 +168,79 @@ def test_applies_no_change_is_conservative() -> None:
     # A field the last apply wrote, dropped from desired and still live, is a change.
     assert not applies_no_change({"data": {"a": "1"}}, live, {"data": {"a": "1"}, "spec": {"n": 1}})
     assert applies_no_change({"data": {"a": "1"}}, live, {"data": {"a": "1"}, "gone": 1})
+
+
+def _applied_live() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "x",
+            "namespace": "ns",
+            "labels": {"mine": "1", "shared": "1", "theirs": "1"},
+            "managedFields": [
+                {
+                    "manager": "argosy-controller",
+                    "operation": "Apply",
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": {
+                        "f:data": {"f:a": {}, "f:b": {}},
+                        "f:metadata": {"f:labels": {"f:mine": {}, "f:shared": {}}},
+                    },
+                },
+                {
+                    "manager": "kubectl-edit",
+                    "operation": "Update",
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:metadata": {"f:labels": {"f:shared": {}, "f:theirs": {}}}},
+                },
+            ],
+        },
+        "data": {"a": "1", "b": "2", "c": "3"},
+    }
+
+
+def test_applied_configuration_rebuilds_what_we_applied_alone() -> None:
+    live = _applied_live()
+    assert applied_configuration(live, "argosy-controller") == {
+        "data": {"a": "1", "b": "2"},
+        "metadata": {"labels": {"mine": "1"}},
+    }
+    assert applied_configuration(live, "nobody") is None
+
+
+def test_applied_configuration_picks_list_items_by_key() -> None:
+    live = {
+        "spec": {"containers": [{"name": "web", "image": "a", "tty": True}, {"name": "side", "image": "b"}]},
+        "metadata": {
+            "managedFields": [
+                {
+                    "manager": "m",
+                    "operation": "Apply",
+                    "fieldsV1": {
+                        "f:spec": {
+                            "f:containers": {'k:{"name":"web"}': {".": {}, "f:name": {}, "f:image": {}}}
+                        }
+                    },
+                }
+            ]
+        },
+    }
+    assert applied_configuration(live, "m") == {"spec": {"containers": [{"name": "web", "image": "a"}]}}
+
+
+def test_diff_with_applied_by_sees_fields_dropped_from_desired() -> None:
+    live = _applied_live()
+    desired = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "x", "namespace": "ns", "labels": {"mine": "1"}},
+        "data": {"a": "1"},
+    }
+    two_way = diff(desired, live)
+    assert not two_way.modified and two_way.strategy == "two-way"
+    result = diff(desired, live, options=DiffOptions(applied_by="argosy-controller"))
+    assert result.strategy == "managed-fields"
+    assert [c.path for c in result.changes] == ["data.b"]  # "shared" is co-owned: the apply keeps it
+    same = {**desired, "data": {"a": "1", "b": "2"}}
+    assert not diff(same, live, options=DiffOptions(applied_by="argosy-controller")).modified

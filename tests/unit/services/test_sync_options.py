@@ -410,3 +410,31 @@ async def test_client_dry_run_mode_makes_no_request_per_object() -> None:
     ).run()
     assert missing.phase is OperationPhase.FAILED
     assert "needs a namespace" in missing.resources[0].message
+
+
+async def test_cache_compare_sees_a_key_dropped_from_git_through_managed_fields() -> None:
+    live = cm("x", {"a": "1", "b": "2"})
+    live["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] = tracking_id("app", key("x"))
+    live["metadata"]["resourceVersion"] = "7"
+    live["metadata"]["managedFields"] = [
+        {
+            "manager": "argosy-controller",
+            "operation": "Apply",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:data": {"f:a": {}, "f:b": {}}},
+        }
+    ]
+    desired = [cm("x", {"a": "1"})]
+    fake = PatchingKube()
+    on = await compare_app(
+        fake, desired, live=[live], settings=CompareSettings(app_name="app", server_side_diff=False)
+    )
+    assert on.sync_status is SyncStatus.OUT_OF_SYNC
+    assert on.resource(key("x")).drift == (("data.b", "argosy-controller"),)
+    off = await compare_app(
+        fake,
+        desired,
+        live=[live],
+        settings=CompareSettings(app_name="app", server_side_diff=False, managed_fields_base=False),
+    )
+    assert off.sync_status is SyncStatus.SYNCED  # Argo CD's two-way diff misses it

@@ -29,6 +29,7 @@ from argosy.core.diff.managedfields import (
     FieldManager,
     ManagedFieldsEntry,
     ManagedFieldsError,
+    applied_configuration,
     attribute_all,
     managed_fields,
 )
@@ -60,6 +61,10 @@ class DiffOptions:
     attribute: bool = True
     key: ResourceKey | None = None
     """The resource's key when the caller knows it (saves parsing it again)."""
+    applied_by: str | None = None
+    """Three-way diff of an object without a last-applied annotation: use what this field
+    manager last server-side applied (from managedFields) as the base, so fields dropped from
+    the desired state show as changes. ``None``: Argo CD's two-way diff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +212,13 @@ def diff(
         strategy = "server-side"
     else:
         base = last_applied if last_applied is not None else _last_applied_from(live)
+        strategy = "three-way" if base is not None else "two-way"
+        if base is None and opts.applied_by:
+            base = applied_configuration(live, opts.applied_by)
+            strategy = "managed-fields" if base is not None else strategy
         # Read only (predict_live copies what it keeps), so it may share the input's values.
         normalized_desired = norm(desired, share=True)
         normalized_base = norm(base, share=True) if base is not None else None
-        strategy = "three-way" if base is not None else "two-way"
         if applies_no_change(normalized_desired, normalized_live, normalized_base):
             # The common no-op: the prediction is live itself, so there is nothing to compare.
             rules = matching_rules(key, opts.ignore_rules)

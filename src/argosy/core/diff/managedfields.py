@@ -33,6 +33,7 @@ __all__ = [
     "FieldManager",
     "ManagedFieldsEntry",
     "ManagedFieldsError",
+    "applied_configuration",
     "attribute",
     "attribute_all",
     "decode_fields_v1",
@@ -203,3 +204,88 @@ def _attribute_one(
         depth = max(d for d, _, _ in ancestor_node)
         return _latest([(o, m) for d, o, m in ancestor_node if d == depth])
     return None
+
+
+def applied_configuration(live: Mapping[str, Any], manager: str) -> dict[str, Any] | None:
+    """What ``manager`` last server-side applied, rebuilt from live's managedFields: the live
+    values of the fields its ``Apply`` entry owns, minus fields another manager also owns (a
+    server-side apply that drops a co-owned field leaves it in place). ``None`` when ``manager``
+    has no Apply entry. Used as the three-way base for objects without a last-applied annotation,
+    so that a field dropped from Git shows as a change (the next apply removes it)."""
+    metadata = live.get("metadata")
+    raw = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
+    ours: list[Mapping[str, Any]] = []
+    theirs: list[Mapping[str, Any]] = []
+    for entry in raw if isinstance(raw, list) else []:
+        if not isinstance(entry, Mapping) or entry.get("fieldsType", "FieldsV1") != "FieldsV1":
+            continue
+        trie = entry.get("fieldsV1")
+        if not isinstance(trie, Mapping):
+            continue
+        if (
+            entry.get("manager") == manager
+            and entry.get("operation") == "Apply"
+            and not entry.get("subresource")
+        ):
+            ours.append(trie)
+        else:
+            theirs.append(trie)
+    if not ours:
+        return None
+    owned: Mapping[str, Any] = ours[0]
+    for other in theirs:
+        owned = _subtract(owned, other)
+    extracted = _extract(owned, live)
+    return extracted if isinstance(extracted, dict) else {}
+
+
+def _subtract(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> dict[str, Any]:
+    """``ours`` without the leaves ``theirs`` also owns; a subtree that empties is dropped."""
+    out: dict[str, Any] = {}
+    for key, child in ours.items():
+        if key not in theirs:
+            out[key] = child
+            continue
+        other = theirs[key]
+        if isinstance(child, Mapping) and child and isinstance(other, Mapping) and other:
+            rest = _subtract(child, other)
+            if any(k != "." for k in rest):
+                out[key] = rest
+        # a leaf (or node) the other manager owns too: not ours alone
+    return out
+
+
+def _extract(trie: Mapping[str, Any], value: Any) -> Any:
+    """The parts of ``value`` that ``trie`` names (a leaf takes the whole value)."""
+    if not trie or (len(trie) == 1 and "." in trie):
+        return value
+    if type(value) is dict or isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, child in trie.items():
+            if key[:2] == "f:":
+                name = key[2:]
+                if name in value:
+                    out[name] = _extract(child if type(child) is dict else {}, value[name])
+        return out
+    if isinstance(value, list):
+        items: list[Any] = []
+        for key, child in trie.items():
+            if key == ".":
+                continue
+            try:
+                segment = _decode_key(key)
+            except ManagedFieldsError:
+                continue
+            if isinstance(segment, ItemKey):
+                fields = dict(segment.fields)
+                for item in value:
+                    if isinstance(item, Mapping) and all(item.get(k) == v for k, v in fields.items()):
+                        part = _extract(child if isinstance(child, Mapping) else {}, item)
+                        items.append({**fields, **part} if isinstance(part, Mapping) else part)
+                        break
+            elif isinstance(segment, ItemValue) and segment.value in value:
+                items.append(segment.value)
+            elif isinstance(segment, int) and segment < len(value):
+                items.append(_extract(child if isinstance(child, Mapping) else {}, value[segment]))
+        return items
+    return value
