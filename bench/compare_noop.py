@@ -8,7 +8,8 @@ in memory (the same objects as written, no Git) and the live objects from the ca
 no GETs and no server-side dry runs (``CompareSettings(server_side_diff=False)``: the two-way /
 three-way diff):
 
-* cold: every resource is diffed (the first cycle after a controller start);
+* cold: every resource is diffed (the first cycle after a controller start), three-way against
+  what Argosy's field manager applied (managedFields); again with Argo CD's plain two-way diff;
 * warm: the same cycle again with a ``CompareMemo`` per app (what the controller's periodic
   refresh costs when nothing changed).
 
@@ -113,6 +114,7 @@ async def cycle(
     cache: ClusterCache,
     desired: list[list[dict[str, Any]]],
     memos: list[CompareMemo] | None,
+    managed_fields_base: bool = True,
 ) -> tuple[float, float, int]:
     """One compare of every app; returns wall seconds, CPU seconds and the out-of-sync count."""
     gc.collect()
@@ -124,7 +126,9 @@ async def cycle(
             kube,
             manifests,
             live=list(cache.snapshot(name).values()),
-            settings=CompareSettings(app_name=name, server_side_diff=False),
+            settings=CompareSettings(
+                app_name=name, server_side_diff=False, managed_fields_base=managed_fields_base
+            ),
             memo=memos[i] if memos is not None else None,
         )
         if result.sync_status is not SyncStatus.SYNCED:
@@ -150,6 +154,7 @@ async def run(kubeconfig: Path, desired: list[list[dict[str, Any]]]) -> dict[str
             text = io.StringIO()
             pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(35)
             print(text.getvalue())
+        figures["two_way"] = await cycle(kube, cache, desired, None, managed_fields_base=False)
         memos = [CompareMemo() for _ in desired]
         figures["fill"] = await cycle(kube, cache, desired, memos)
         figures["warm"] = await cycle(kube, cache, desired, memos)
@@ -183,8 +188,10 @@ def main() -> None:
     print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"kubectl get configmaps -A -o json ({listed} items): {kubectl_seconds:6.2f}s")
     print(f"cache start (list + watch all types):        {figures['cache_sync']:6.2f}s")
+    two_wall, two_cpu, two_oos = figures["two_way"]
     rows = [
         ("cold cycle (diff every resource)", cold_wall, cold_cpu, f"out of sync {cold_oos}"),
+        ("cold cycle, plain two-way diff", two_wall, two_cpu, f"out of sync {two_oos}"),
         ("memo fill cycle", fill_wall, fill_cpu, ""),
         ("warm cycle (memo, nothing changed)", warm_wall, warm_cpu, f"out of sync {warm_oos}"),
         ("warm cycle again", warm2_wall, warm2_cpu, ""),
