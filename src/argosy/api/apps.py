@@ -515,8 +515,8 @@ async def rollback_application(
     app = await load_app(request, caller, name, "rollback" if settings.rollback_enforced else "sync")
     if app.get("operation"):
         raise precondition("another operation is already in progress")
-    if _automated(app):
-        raise precondition("rollback cannot be initiated when auto-sync is enabled")
+    # Unlike Argo CD, a rollback is allowed while automated sync is on: the controller sets a
+    # rollback hold that pauses auto-sync until Git has a new revision (docs/decisions.md).
     history = [h for h in (app.get("status") or {}).get("history") or [] if isinstance(h, Mapping)]
     if not history:
         raise precondition(f"application {name} has no deployment history")
@@ -536,7 +536,12 @@ async def rollback_application(
         sync["revisions"] = entry["revisions"]
     if entry.get("sources"):
         sync["sources"] = entry["sources"]
-    operation = {"sync": sync, "initiatedBy": {"username": caller.subject}}
+    operation = {
+        "sync": sync,
+        "initiatedBy": {"username": caller.subject},
+        # The controller recognises a rollback by this entry and sets the rollback hold.
+        "info": [{"name": "rollback", "value": str(entry.get("id"))}],
+    }
     updated = await patch_app(ctx, name, {"operation": operation})
     audit(
         request,

@@ -123,6 +123,8 @@ def test_rollback_and_terminate(api: Api) -> None:
     assert r.status_code == 200, r.text
     op = api.kube.obj(AV, "Application", "artemis-web")["operation"]
     assert op["sync"]["revision"] == "aaa111"
+    # Marked as a rollback, so the controller sets the rollback hold.
+    assert {"name": "rollback", "value": "1"} in op["info"]
     r = api.client.delete(f"{APPS}/artemis-web/operation", headers=api.h("admin"))
     assert r.status_code == 200
     state = api.kube.obj(AV, "Application", "artemis-web")["status"]["operationState"]
@@ -402,3 +404,15 @@ def test_manifests_and_target_state_masked() -> None:
         assert target["spec"]["replicas"] == 2
         text = json.dumps(items)
         assert "desired-secret-value" not in text and "s3cr3t-live-value" not in text
+
+
+def test_rollback_is_allowed_while_auto_sync_is_on(api: Api) -> None:
+    # Argosy differs from Argo CD here on purpose: the controller holds auto-sync after a rollback.
+    app = api.kube.obj(AV, "Application", "artemis-web")
+    app["spec"]["syncPolicy"] = {"automated": {"prune": True, "selfHeal": True}}
+    r = api.post(f"{APPS}/artemis-web/rollback", json={"id": 1})
+    assert r.status_code == 200, r.text
+    op = api.kube.obj(AV, "Application", "artemis-web")["operation"]
+    assert op["sync"]["revision"] == "aaa111"
+    assert {"name": "rollback", "value": "1"} in op["info"]
+    assert api.kube.obj(AV, "Application", "artemis-web")["spec"]["syncPolicy"]["automated"]
