@@ -386,3 +386,32 @@ def application_rows(apps: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
 
 async def list_applications(kube: KubeClient, namespace: str = "argocd") -> list[dict[str, Any]]:
     return list((await kube.list("argoproj.io/v1alpha1", "Application", namespace)).items)
+
+
+def api_app(
+    rt: Runtime, *, namespace: str, state_dir: Path | None = None, secure_cookies: bool = True
+) -> Any:
+    """The REST API (and the web UI when it is built) over the runtime's Kubernetes client.
+
+    The audit log goes to ``<state>/audit.log`` with Secret values masked (docs/audit.md).
+    """
+    import dataclasses  # noqa: PLC0415  (only the server needs these)
+
+    from argosy.adapters.audit import AuditEvent, AuditLogWriter  # noqa: PLC0415
+    from argosy.api import ApiDeps, create_app  # noqa: PLC0415
+    from argosy.api.manifests import RepoManifestSource  # noqa: PLC0415
+    from argosy.ui import mount_ui, ui_built  # noqa: PLC0415
+
+    writer = AuditLogWriter((state_dir or default_state_dir()) / "audit.log")
+    app = create_app(
+        ApiDeps(
+            kube=rt.kube,
+            namespace=namespace,
+            secure_cookies=secure_cookies,
+            audit=lambda e: writer.write(AuditEvent(**dataclasses.asdict(e))),
+            manifests=RepoManifestSource(rt.repo),
+        )
+    )
+    if ui_built():
+        mount_ui(app)
+    return app

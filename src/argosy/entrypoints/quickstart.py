@@ -9,10 +9,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from pathlib import Path
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.table import Table
 
@@ -60,6 +62,7 @@ async def _session(
     timeout: float,
     exit_when_converged: bool,
     state_dir: Path | None,
+    port: int = -1,
 ) -> bool:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -76,6 +79,20 @@ async def _session(
         progress=lambda m: err.print(m, markup=False),
     ) as rt:
         task = asyncio.create_task(bootstrap.run_controller(rt))
+        api: uvicorn.Server | None = None
+        api_task: asyncio.Task[None] | None = None
+        if port >= 0:
+            chosen = _free_port(port)
+            app_ = bootstrap.api_app(rt, namespace=namespace, state_dir=state_dir, secure_cookies=False)
+            api = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=chosen, log_level="warning"))
+            api_task = asyncio.create_task(api.serve())
+            err.print(
+                f"Web UI and API: http://127.0.0.1:{chosen}/  (user admin; password: "
+                f"kubectl --kubeconfig {kubeconfig} -n {namespace} get secret argocd-initial-admin-secret "
+                "-o jsonpath='{.data.password}' | base64 -d)",
+                markup=False,
+                highlight=False,
+            )
         started = time.monotonic()
         last = ""
         rows: list[dict[str, str]] = []
@@ -107,7 +124,24 @@ async def _session(
         rt.stop()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(task, timeout=15)
+        if api is not None and api_task is not None:
+            api.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(api_task, timeout=10)
     return converged
+
+
+def _free_port(preferred: int) -> int:
+    """``preferred`` when it is free on 127.0.0.1 (0: any free port), else any free port."""
+    for candidate in (preferred, 0):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise RuntimeError("no free port on 127.0.0.1")
 
 
 @app.command("quickstart")
@@ -120,6 +154,9 @@ def quickstart(
         False, "--exit-when-converged", help="Exit (0 when converged, 1 otherwise) instead of running on."
     ),
     state_dir: Path | None = typer.Option(None, "--state-dir", help="Default ~/.local/state/argosy."),
+    port: int = typer.Option(
+        8080, "--port", help="Port of the web UI and API on 127.0.0.1 (another free one if taken; -1: none)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run Argosy on the example platform: local cluster, local Git server, controller, until Ctrl-C."""
@@ -149,6 +186,7 @@ def quickstart(
                 timeout=timeout,
                 exit_when_converged=exit_when_converged,
                 state_dir=state_dir,
+                port=port,
             )
         )
     finally:

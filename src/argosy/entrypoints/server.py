@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import uvicorn
 from rich.console import Console
 
 from argosy import bootstrap
@@ -80,6 +81,7 @@ async def _run(
     lease: LeaseSettings,
     health_port: int | None,
     state_dir: Path | None,
+    api_port: int | None = None,
 ) -> None:
     stop = asyncio.Event()
     _install_signals(stop)
@@ -93,6 +95,13 @@ async def _run(
         progress=lambda m: err.print(m, markup=False),
     ) as rt:
         server = await _serve_health(health_port, rt) if health_port is not None else None
+        api: uvicorn.Server | None = None
+        api_task: asyncio.Task[None] | None = None
+        if api_port is not None:
+            app_ = bootstrap.api_app(rt, namespace=namespace, state_dir=state_dir, secure_cookies=False)
+            api = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=api_port, log_level="warning"))
+            api_task = asyncio.create_task(api.serve())
+            err.print(f"API and web UI on http://127.0.0.1:{api_port}/", markup=False)
         task = asyncio.create_task(bootstrap.run_controller(rt))
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -100,6 +109,10 @@ async def _run(
         stopper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=15)
+        if api is not None and api_task is not None:
+            api.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(api_task, timeout=10)
         if server is not None:
             server.close()
             await server.wait_closed()
@@ -154,13 +167,13 @@ def controller(
 def server(
     kubeconfig: str | None = KubeconfigOption,
     namespace: str = NamespaceOption,
-    port: int = typer.Option(8080, "--port", help="Port of the HTTP endpoint (127.0.0.1)."),
+    port: int = typer.Option(8080, "--port", help="Port of the API and web UI (127.0.0.1)."),
     workers: int = typer.Option(10, "--workers"),
     leader_election: bool = typer.Option(True, "--leader-election/--no-leader-election"),
     state_dir: Path | None = typer.Option(None, "--state-dir"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Run the controller and an HTTP endpoint (/healthz; the API routes come later)."""
+    """Run the controller, the REST API (/api/v1, /healthz, /readyz) and the web UI in one process."""
     _logging(verbose)
     asyncio.run(
         _run(
@@ -169,8 +182,9 @@ def server(
             workers=workers,
             leader_election=leader_election,
             lease=_lease(namespace, 15.0, 10.0, 2.0, None),
-            health_port=port,
+            health_port=None,
             state_dir=state_dir,
+            api_port=port,
         )
     )
 
