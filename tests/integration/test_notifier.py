@@ -203,11 +203,11 @@ def test_receiver_down_then_up_gets_each_message_once_and_state_survives_restart
         stop = asyncio.Event()
         try:
             service = make_service(
-                store, senders, data, backoff=Backoff(base=0.2, factor=2.0, maximum=0.8), poll_interval=0.2
+                store, senders, data, backoff=Backoff(base=0.5, factor=2.0, maximum=4.0), poll_interval=0.2
             )
             runner = asyncio.create_task(service.run(stop=stop))
             await service.on_app(deployed)
-            await asyncio.sleep(3.0)  # down for a while: several failed attempts, with backoff
+            await asyncio.sleep(30.0)  # down for 30 s (the figure): failed attempts with backoff
             pending = await store.messages(status="pending")
             assert len(pending) == 3  # slack:platform-alerts, deployment-tracker, slack:artemis-team
             assert all(m.attempts >= 2 and m.last_error for m in pending)
