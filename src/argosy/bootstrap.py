@@ -7,6 +7,7 @@ Layer 6: the only module that imports adapters and services together. The CLI (`
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import logging
@@ -19,20 +20,26 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from argosy.adapters.db import default_sqlite_url, open_store
+from argosy.adapters.db import SqlStore, default_sqlite_url, open_store
 from argosy.adapters.git import GitClient
 from argosy.adapters.kube import KubeClient
 from argosy.adapters.kube.livecache import CacheOptions, ClusterCache, ResourceSettings
+from argosy.adapters.metrics import PrometheusMetrics, exposition
+from argosy.adapters.notifiers import Notifiers
 from argosy.adapters.render import RenderTools, render_source, tool_versions
 from argosy.core.manifests import parse_manifests
 from argosy.deploy import CRD_NAMES, crd_text
 from argosy.ports.history import HistoryStore
+from argosy.ports.kube import is_not_found
 from argosy.services.controller import Controller, ControllerConfig, ControllerSettings
 from argosy.services.leader import LeaderElector, LeaseSettings
 from argosy.services.memory_history import MemoryHistoryStore
+from argosy.services.metrics import publish_dora
+from argosy.services.notifier import NotifierService
 from argosy.services.repo import RepoService
 
 __all__ = [
@@ -50,6 +57,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 INSTALL_FIELD_MANAGER = "argosy-install"
+NOTIFICATIONS_CM = "argocd-notifications-cm"
+NOTIFICATIONS_SECRET = "argocd-notifications-secret"  # noqa: S105  (a Secret's name)
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DORA_INTERVAL = 60.0
+NOTIFICATIONS_CONFIG_INTERVAL = 30.0
 
 
 def default_state_dir() -> Path:
@@ -132,6 +144,9 @@ class Runtime:
     history: HistoryStore
     controller: Controller
     elector: LeaderElector | None
+    metrics: PrometheusMetrics | None = None
+    notifier: NotifierService | None = None
+    namespace: str = "argocd"
 
     def stop(self) -> None:
         if self.elector is not None:
@@ -188,15 +203,25 @@ async def runtime(
             git.set_known_hosts(known_hosts)
             git.set_tls_certs(tls_certs)
 
+        metrics = PrometheusMetrics()
+        notifier = await _notifier(kube, namespace, store, metrics, stack)
         controller = Controller(
-            kube, cache, repo, store, settings=ctl_settings, config=config, on_repo_settings=on_repo_settings
+            kube,
+            cache,
+            repo,
+            store,
+            settings=ctl_settings,
+            config=config,
+            on_repo_settings=on_repo_settings,
+            metrics=metrics,
+            on_app_written=notifier.on_app if notifier is not None else None,
         )
         elector = (
             LeaderElector(kube, lease or LeaseSettings(namespace=namespace)) if leader_election else None
         )
         await cache.start(wait=True, timeout=120)
         try:
-            yield Runtime(kube, cache, git, repo, store, controller, elector)
+            yield Runtime(kube, cache, git, repo, store, controller, elector, metrics, notifier, namespace)
         finally:
             await cache.stop()
     finally:
@@ -204,16 +229,107 @@ async def runtime(
         await kube.aclose()
 
 
-async def run_controller(rt: Runtime) -> None:
-    """Run until ``rt.stop()``: with leader election, reconcile only while holding the Lease."""
-    if rt.elector is None:
+async def _read_data(kube: KubeClient, kind: str, name: str, namespace: str) -> dict[str, str] | None:
+    """A ConfigMap's ``data`` or a Secret's decoded ``data``; ``None`` when it does not exist."""
+    try:
+        obj = await kube.get("v1", kind, name, namespace)
+    except Exception as exc:
+        if not is_not_found(exc):
+            log.warning("reading %s %s/%s: %s", kind, namespace, name, exc)
+        return None
+    data = {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
+    if kind == "Secret":
+        decoded = {}
+        for key, value in data.items():
+            try:
+                decoded[key] = base64.b64decode(value).decode("utf-8")
+            except ValueError:
+                log.warning("secret %s/%s: key %s is not base64 UTF-8; ignored", namespace, name, key)
+        data = decoded
+    return data
+
+
+async def _notifier(
+    kube: KubeClient,
+    namespace: str,
+    store: HistoryStore,
+    metrics: PrometheusMetrics,
+    stack: contextlib.AsyncExitStack,
+) -> NotifierService | None:
+    """The notifier when ``argocd-notifications-cm`` exists (outbox in the SQL store), else ``None``.
+
+    Never raises: notifications are optional and must not keep the controller from starting.
+    """
+    try:
+        config = await _read_data(kube, "ConfigMap", NOTIFICATIONS_CM, namespace)
+        if config is None:
+            return None
+        if not isinstance(store, SqlStore):
+            log.warning("notifications: the SQL store is not available; %s is ignored", NOTIFICATIONS_CM)
+            return None
+        secrets = await _read_data(kube, "Secret", NOTIFICATIONS_SECRET, namespace) or {}
+        senders = Notifiers()
+        stack.push_async_callback(senders.aclose)
+        return NotifierService(store, senders, config_data=config, secrets=secrets, metrics=metrics)
+    except Exception as exc:
+        log.warning("notifications disabled: %s", exc)
+        return None
+
+
+async def _refresh_notifications(rt: Runtime, notifier: NotifierService) -> None:
+    """Follow changes of the notifications ConfigMap and Secret (a deleted ConfigMap keeps the last)."""
+    while True:
+        await asyncio.sleep(NOTIFICATIONS_CONFIG_INTERVAL)
+        try:
+            config = await _read_data(rt.kube, "ConfigMap", NOTIFICATIONS_CM, rt.namespace)
+            if config is not None:
+                secrets = await _read_data(rt.kube, "Secret", NOTIFICATIONS_SECRET, rt.namespace) or {}
+                notifier.update_config(config, secrets)
+        except Exception as exc:
+            log.warning("notifications: reloading the configuration: %s", exc)
+
+
+async def _publish_dora(rt: Runtime, metrics: PrometheusMetrics) -> None:
+    while True:
+        try:
+            await publish_dora(rt.history, metrics, now=datetime.now(UTC))
+        except Exception as exc:
+            log.warning("DORA metrics: %s", exc)
+        await asyncio.sleep(DORA_INTERVAL)
+
+
+async def _run_with_companions(rt: Runtime) -> None:
+    """The controller, with the notifier and the DORA publisher beside it (their errors are logged,
+    never raised: they cannot stop the controller)."""
+    stop = asyncio.Event()
+    companions: list[asyncio.Task[None]] = []
+    if rt.metrics is not None:
+        companions.append(asyncio.create_task(_publish_dora(rt, rt.metrics), name="dora"))
+    if rt.notifier is not None:
+        companions.append(asyncio.create_task(rt.notifier.run(stop=stop), name="notifier"))
+        companions.append(asyncio.create_task(_refresh_notifications(rt, rt.notifier), name="notify-cfg"))
+    try:
         await rt.controller.run()
+    finally:
+        stop.set()
+        for task in companions:
+            task.cancel()
+        for task in companions:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def run_controller(rt: Runtime) -> None:
+    """Run until ``rt.stop()``: with leader election, reconcile (and notify) only while holding the
+    Lease."""
+    if rt.elector is None:
+        await _run_with_companions(rt)
         return
     controller = rt.controller
 
     async def lead() -> None:
         controller._stop = asyncio.Event()
-        await controller.run()
+        await _run_with_companions(rt)
 
     await rt.elector.run(lead)
 
@@ -412,6 +528,15 @@ def api_app(
             manifests=RepoManifestSource(rt.repo),
         )
     )
+    metrics = rt.metrics
+    if metrics is not None:
+        from fastapi.responses import Response  # noqa: PLC0415
+
+        async def metrics_endpoint() -> Response:
+            return Response(content=exposition(metrics), media_type=METRICS_CONTENT_TYPE)
+
+        # Before the UI's catch-all route; added here (not in argosy.api) as it reads an adapter.
+        app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     if ui_built():
         mount_ui(app)
     return app

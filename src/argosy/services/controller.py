@@ -27,6 +27,7 @@ import copy
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -98,6 +99,7 @@ from argosy.model.repository import RepoCredentials, SSHKnownHost
 from argosy.model.resources import ResourceKey
 from argosy.ports.history import HistoryStore
 from argosy.ports.kube import KubeWatch, is_conflict, is_not_found
+from argosy.ports.metrics import AppMetricsInfo, Metrics, NullMetrics
 from argosy.services.compare import CompareResult, CompareSettings, compare_app
 from argosy.services.repo import DesiredState, DesiredStateRequest, RepoService
 from argosy.services.sync import FIELD_MANAGER, SyncExecutor, SyncSettings
@@ -357,7 +359,9 @@ class Controller:
     """``await controller.run()`` reconciles until ``stop()``; with a leader elector, only while leading.
 
     ``on_repo_settings(known_hosts, tls_certs)`` is called whenever those ConfigMaps change (the
-    bootstrap passes the Git client's setters).
+    bootstrap passes the Git client's setters). ``metrics`` receives the reconcile, operation and
+    app-state measurements (Argo CD's series). ``on_app_written(app)`` is called in the background with
+    each Application the controller wrote (the notifier's feed); its errors are logged, never raised.
     """
 
     def __init__(
@@ -372,8 +376,12 @@ class Controller:
         on_repo_settings: Callable[[tuple[SSHKnownHost, ...], Mapping[str, Sequence[str]]], None]
         | None = None,
         clock: Callable[[], datetime] = _now,
+        metrics: Metrics | None = None,
+        on_app_written: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
     ) -> None:
         self.kube = kube
+        self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
+        self._on_app_written = on_app_written
         self.cache = cache
         self.repo = repo
         self.history = history
@@ -523,6 +531,8 @@ class Controller:
         if kind == "DELETED":
             self._apps.pop(name, None)
             self._fingerprints.pop(name, None)
+            with contextlib.suppress(Exception):
+                self.metrics.delete_app(str(obj["metadata"].get("namespace") or ""), name)
             return
         self._apps[name] = obj
         fingerprint = _watch_fingerprint(obj)
@@ -649,7 +659,31 @@ class Controller:
             level = max(level, Level.NORMAL)
         outcome = await self._reconcile(app, level)
         await self._write(name, outcome, remove_refresh=bool(app.refresh_requested))
+        self._report_state(app, outcome.status)
         return outcome.requeue_after
+
+    def _report_state(self, app: Application, status: ApplicationStatus) -> None:
+        """``argocd_app_info`` / ``argocd_app_health_status`` after a compare."""
+        try:
+            sources = app.spec.raw_sources()
+            policy = app.spec.sync_policy
+            running = status.operation_state is not None and status.operation_state.phase == "Running"
+            self.metrics.set_app_state(
+                AppMetricsInfo(
+                    namespace=app.namespace,
+                    name=app.name,
+                    project=app.spec.project_name,
+                    dest_server=app.spec.destination.server or app.spec.destination.name,
+                    dest_namespace=app.spec.destination.namespace,
+                    repo=str(sources[0].get("repoURL") or "") if sources else "",
+                    sync_status=(status.sync.status if status.sync else "") or "Unknown",
+                    health_status=(status.health.status if status.health else "") or "Unknown",
+                    operation="delete" if app.metadata.being_deleted else ("sync" if running else ""),
+                    autosync_enabled=policy is not None and policy.automation_enabled,
+                )
+            )
+        except Exception as exc:
+            log.warning("metrics: %s", exc)
 
     async def _project_of(self, app: Application) -> AppProject | None:
         name = app.spec.project_name
@@ -680,6 +714,7 @@ class Controller:
         )
 
     async def _reconcile(self, app: Application, level: Level) -> _Outcome:
+        started = time.monotonic()
         now = self._clock()
         stamp = format_time(now)
         status = app.status
@@ -767,6 +802,13 @@ class Controller:
                 conditions.append(ApplicationCondition(type=cond.condition, message=cond.message))
 
         self._note_healthy(app, compare, desired, now)
+        # argocd_app_reconcile: the compare (desired state, live state, diff), not the operation.
+        with contextlib.suppress(Exception):
+            self.metrics.observe_reconcile(
+                app.namespace,
+                app.spec.destination.server or app.spec.destination.name,
+                time.monotonic() - started,
+            )
         status = self._compared_status(
             app, status=status, desired=desired, compare=compare, argosy=argosy, stamp=stamp
         )
@@ -1324,6 +1366,20 @@ class Controller:
                 rollback=rollback,
             )
 
+        try:
+            self.metrics.record_sync(
+                namespace=app.namespace,
+                name=app.name,
+                project=app.spec.project_name,
+                dest_server=app.spec.destination.server or app.spec.destination.name,
+                phase=state.phase,
+                duration_seconds=max(0.0, (finished - started).total_seconds()),
+                dry_run=bool(op.sync and op.sync.dry_run),
+                rollback=rollback,
+            )
+        except Exception as exc:
+            log.warning("metrics: %s", exc)
+
         async def write() -> None:
             try:
                 await self.history.record_operation(record)
@@ -1376,7 +1432,16 @@ class Controller:
                 raise
             self._apps[name] = written
             self._fingerprints[name] = _watch_fingerprint(written)
+            if self._on_app_written is not None:
+                self._spawn(self._notify_written(written))
             return
+
+    async def _notify_written(self, app: Mapping[str, Any]) -> None:
+        assert self._on_app_written is not None
+        try:
+            await self._on_app_written(app)
+        except Exception:
+            log.exception("on_app_written callback failed for %s", (app.get("metadata") or {}).get("name"))
 
     # --- deletion --------------------------------------------------------------------------------
 
