@@ -202,3 +202,64 @@ def test_tracking_app() -> None:
     assert tracking_app(cluster_role) == "ops"
     assert tracking_app(cluster_role, installation_id="other") is None
     assert tracking_app({"metadata": {"annotations": {"argocd.argoproj.io/tracking-id": "garbage"}}}) is None
+
+
+async def test_dependents_seen_before_their_owner_are_reported_when_the_owner_arrives() -> None:
+    # Each type has its own watch, so a ConfigMap owned by a tracked ClusterRole can arrive first.
+    from argosy.adapters.kube.client import WatchEvent  # noqa: PLC0415
+    from argosy.adapters.kube.discovery import APIResource  # noqa: PLC0415
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return json_response(200, {"metadata": {"resourceVersion": "1"}, "items": []})
+
+    async with make_client(handler) as kube:
+        cache = ClusterCache(kube, options=CacheOptions(batch_interval=0.01))
+        batches: list[ChangeBatch] = []
+
+        async def collect(batch: ChangeBatch) -> None:
+            batches.append(batch)
+
+        cache.subscribe(collect)
+        configmaps = APIResource("", "v1", "ConfigMap", "configmaps", True)
+        roles = APIResource("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False)
+        child = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "child",
+                "namespace": "ns",
+                "uid": "u-child",
+                "resourceVersion": "2",
+                "ownerReferences": [
+                    {
+                        "apiVersion": "rbac.authorization.k8s.io/v1",
+                        "kind": "ClusterRole",
+                        "name": "r",
+                        "uid": "u-r",
+                    }
+                ],
+            },
+        }
+        role = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": "r",
+                "uid": "u-r",
+                "resourceVersion": "3",
+                "annotations": {
+                    "argocd.argoproj.io/tracking-id": "app1:rbac.authorization.k8s.io/ClusterRole:/r"
+                },
+            },
+        }
+        # What discovery tells the cache before any watch starts: ClusterRoles are cluster-scoped.
+        cache._namespaced[roles.group_kind] = False
+        cache._apply_event(configmaps, WatchEvent("ADDED", child))
+        await cache.flush()
+        assert batches == []  # nobody owns the child yet
+        cache._apply_event(roles, WatchEvent("ADDED", role))
+        await cache.flush()
+    changes = {(app, c.key.name, c.type) for b in batches for app, cs in b.apps.items() for c in cs}
+    assert ("app1", "r", "ADDED") in changes
+    assert ("app1", "child", "ADDED") in changes
+    assert cache.app_of(ResourceKey("", "ConfigMap", "ns", "child")) == "app1"

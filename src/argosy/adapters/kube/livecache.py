@@ -559,6 +559,13 @@ class ClusterCache:
         self._note(new_app, entry.key, change)
         if old_app and old_app != new_app:
             self._note(old_app, entry.key, "DELETED")
+        if new_app != old_app:
+            # Watches of different types deliver in any order: dependents cached before this owner
+            # were attributed to no app (or another one) until now, so report them under the new one.
+            for dependent in self.descendants(entry.key):
+                self._note(new_app, dependent, "ADDED")
+                if old_app:
+                    self._note(old_app, dependent, "DELETED")
 
     def _unlink(self, entry: CachedResource) -> None:
         for owner in entry.owners:
