@@ -180,6 +180,10 @@ def test_server_exposes_metrics_and_delivers_notifications(
         assert (tmp_path / "state" / "argosy.db").exists()
         deliveries = _series(metrics(), "argocd_notifications_deliveries_total")
         assert {"trigger": "on-sync-succeeded", "service": "recv", "succeeded": "true"} in deliveries
+
+        # SIGTERM stops the controller, the notifier and the DORA publisher cleanly.
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log.read_text(errors="replace")[-3000:]
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
