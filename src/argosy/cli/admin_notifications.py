@@ -18,6 +18,7 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,9 @@ import typer
 import yaml
 from rich.console import Console
 
+from argosy.adapters.kube import KubeClient
+from argosy.adapters.kube.config import KubeConfigError
+from argosy.adapters.kube.errors import KubeError
 from argosy.adapters.notifiers import Notifiers
 from argosy.cli.groups import admin
 from argosy.core.notify import (
@@ -56,8 +60,19 @@ EXIT_FAILED = 1
 EXIT_ERROR = 20
 
 ConfigMapOption = Annotated[
-    Path,
-    typer.Option("--config-map", help="argocd-notifications-cm: a ConfigMap manifest or its data (YAML)."),
+    Path | None,
+    typer.Option(
+        "--config-map",
+        help="argocd-notifications-cm: a ConfigMap manifest or its data (YAML); default: from the cluster.",
+    ),
+]
+KubeconfigOption = Annotated[
+    str | None, typer.Option("--kubeconfig", help="Kubeconfig for live objects (default: $KUBECONFIG).")
+]
+NamespaceOption = Annotated[str, typer.Option("--namespace", "-N", help="Namespace of Argosy's objects.")]
+AppArgument = Annotated[
+    str,
+    typer.Argument(metavar="APP", help="An Application manifest file, or the name of a live Application."),
 ]
 SecretOption = Annotated[
     Path | None,
@@ -82,21 +97,41 @@ def _read_yaml(path: Path, what: str) -> Any:
         raise _fail(f"{what} {path} is not YAML: {exc}") from exc
 
 
-def load_config_map(path: Path) -> dict[str, str]:
-    doc = _read_yaml(path, "config map")
+def _live_object(kubeconfig: str | None, namespace: str, kind: str, name: str) -> dict[str, Any]:
+    """One object from the cluster (Application, ConfigMap or Secret) in ``namespace``."""
+    api_version = "argoproj.io/v1alpha1" if kind == "Application" else "v1"
+
+    async def fetch() -> dict[str, Any]:
+        async with KubeClient.from_kubeconfig(kubeconfig) as kube:
+            return await kube.get(api_version, kind, name, namespace)
+
+    try:
+        return asyncio.run(fetch())
+    except (KubeError, KubeConfigError, OSError) as exc:
+        raise _fail(f"cannot read {kind} {namespace}/{name} from the cluster: {exc}") from exc
+
+
+def _config_map_data(doc: Any, where: str) -> dict[str, str]:
     if isinstance(doc, Mapping) and doc.get("kind") == "ConfigMap":
         doc = doc.get("data") or {}
     if not isinstance(doc, Mapping):
-        raise _fail(f"{path}: expected a ConfigMap or a mapping of its data")
+        raise _fail(f"{where}: expected a ConfigMap or a mapping of its data")
     return {str(k): v if isinstance(v, str) else yaml.safe_dump(v) for k, v in doc.items()}
+
+
+def load_config_map(path: Path) -> dict[str, str]:
+    return _config_map_data(_read_yaml(path, "config map"), str(path))
 
 
 def load_secrets(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
-    doc = _read_yaml(path, "secret")
+    return _secret_values(_read_yaml(path, "secret"), str(path))
+
+
+def _secret_values(doc: Any, where: str) -> dict[str, str]:
     if not isinstance(doc, Mapping):
-        raise _fail(f"{path}: expected a Secret or a mapping")
+        raise _fail(f"{where}: expected a Secret or a mapping")
     if doc.get("kind") != "Secret":
         return {str(k): str(v) for k, v in doc.items()}
     values: dict[str, str] = {}
@@ -104,7 +139,7 @@ def load_secrets(path: Path | None) -> dict[str, str]:
         try:
             values[str(key)] = base64.b64decode(str(value), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:
-            raise _fail(f"{path}: data.{key} is not base64 of UTF-8 text") from exc
+            raise _fail(f"{where}: data.{key} is not base64 of UTF-8 text") from exc
     values.update({str(k): str(v) for k, v in (doc.get("stringData") or {}).items()})
     return values
 
@@ -122,6 +157,44 @@ def load_app(path: Path) -> dict[str, Any]:
     raise _fail(f"{path}: no Application in the file")
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """The configuration and the Application, from files or, as ``argocd admin notifications``
+    does, from the cluster."""
+
+    config: NotificationsConfig
+    app: dict[str, Any]
+    secrets: dict[str, str]
+
+
+def _inputs(
+    app: str, config_map: Path | None, secret: Path | None, kubeconfig: str | None, namespace: str
+) -> _Inputs:
+    app_path = Path(app)
+    live = not app_path.is_file()
+    application = _live_object(kubeconfig, namespace, "Application", app) if live else load_app(app_path)
+    if config_map is not None:
+        data = load_config_map(config_map)
+    else:
+        data = _config_map_data(
+            _live_object(kubeconfig, namespace, "ConfigMap", "argocd-notifications-cm"),
+            f"{namespace}/argocd-notifications-cm",
+        )
+    if secret is not None:
+        secrets = load_secrets(secret)
+    elif config_map is None:
+        secrets = _secret_values(
+            _live_object(kubeconfig, namespace, "Secret", "argocd-notifications-secret"),
+            f"{namespace}/argocd-notifications-secret",
+        )
+    else:
+        secrets = {}
+    config = parse_config(with_argosy_defaults(data))
+    for error in config.errors:
+        err.print(f"warning: {error}", markup=False)
+    return _Inputs(config=config, app=application, secrets=secrets)
+
+
 def _now(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
@@ -132,19 +205,14 @@ def _now(value: str | None) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _config(path: Path) -> NotificationsConfig:
-    config = parse_config(with_argosy_defaults(load_config_map(path)))
-    for error in config.errors:
-        err.print(f"warning: {error}", markup=False)
-    return config
-
-
 @template_cmd.command("notify")
 def template_notify(  # noqa: PLR0917  (typer arguments and options)
     name: Annotated[str, typer.Argument(help="Template name (template.<name>).")],
-    app_file: Annotated[Path, typer.Argument(metavar="APP_YAML", help="An Application manifest.")],
-    config_map: ConfigMapOption,
+    app_ref: AppArgument,
+    config_map: ConfigMapOption = None,
     secret: SecretOption = None,
+    kubeconfig: KubeconfigOption = None,
+    namespace: NamespaceOption = "argocd",
     recipient: Annotated[
         list[str] | None,
         typer.Option("--recipient", help="service:recipient (repeatable); default console:stdout prints it."),
@@ -152,9 +220,8 @@ def template_notify(  # noqa: PLR0917  (typer arguments and options)
     now: NowOption = None,
 ) -> None:
     """Render a template for an Application and send it (or print it)."""
-    config = _config(config_map)
-    secrets = load_secrets(secret)
-    app = load_app(app_file)
+    inputs = _inputs(app_ref, config_map, secret, kubeconfig, namespace)
+    config, secrets, app = inputs.config, inputs.secrets, inputs.app
     at = _now(now)
     if name not in config.templates:
         raise _fail(
@@ -203,15 +270,17 @@ async def _send(target: DeliveryTarget, body: Mapping[str, Any]) -> None:
 
 
 @trigger_cmd.command("run")
-def trigger_run(
+def trigger_run(  # noqa: PLR0917  (typer arguments and options)
     name: Annotated[str, typer.Argument(help="Trigger name (trigger.<name>).")],
-    app_file: Annotated[Path, typer.Argument(metavar="APP_YAML", help="An Application manifest.")],
-    config_map: ConfigMapOption,
+    app_ref: AppArgument,
+    config_map: ConfigMapOption = None,
+    kubeconfig: KubeconfigOption = None,
+    namespace: NamespaceOption = "argocd",
     now: NowOption = None,
 ) -> None:
-    """Evaluate a trigger's conditions against an Application."""
-    config = _config(config_map)
-    app = load_app(app_file)
+    """Evaluate a trigger's conditions against an Application (a file or a live one)."""
+    inputs = _inputs(app_ref, config_map, None, kubeconfig, namespace)
+    config, app = inputs.config, inputs.app
     trigger = config.triggers.get(name)
     if trigger is None:
         raise _fail(
@@ -232,7 +301,12 @@ def trigger_run(
 
 
 @notifications.command("lint")
-def lint(config_map: ConfigMapOption, secret: SecretOption = None) -> None:
+def lint(
+    config_map: Annotated[
+        Path, typer.Option("--config-map", help="argocd-notifications-cm: a ConfigMap manifest or its data.")
+    ],
+    secret: SecretOption = None,
+) -> None:
     """Check argocd-notifications-cm: parse errors, pitfalls, undefined names, missing secrets."""
     data = load_config_map(config_map)
     findings = lint_notifications_data(data, secrets=load_secrets(secret) if secret is not None else None)
