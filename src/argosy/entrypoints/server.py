@@ -41,7 +41,8 @@ def _install_signals(stop: asyncio.Event) -> None:
 
 
 async def _serve_health(port: int, rt: Any) -> asyncio.Server:
-    """A minimal HTTP endpoint: ``GET /healthz`` answers 200 ``ok`` (stdlib only, on 127.0.0.1)."""
+    """A minimal HTTP endpoint on 127.0.0.1 (stdlib only): ``/healthz``, ``/readyz`` (``standby``
+    while another controller leads) and ``/metrics`` (the controller's Prometheus metrics)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -49,16 +50,22 @@ async def _serve_health(port: int, rt: Any) -> asyncio.Server:
             while (await asyncio.wait_for(reader.readline(), timeout=5)) not in (b"\r\n", b"\n", b""):
                 pass
             path = line.split(b" ")[1] if len(line.split(b" ")) > 1 else b"/"
+            content_type = b"text/plain"
             if path in (b"/healthz", b"/readyz", b"/livez"):
                 leader = rt.elector is None or rt.elector.is_leader
                 body = b"ok\n" if path != b"/readyz" or leader else b"standby\n"
                 status = b"200 OK"
+            elif path == b"/metrics" and rt.metrics is not None:
+                body, status = rt.metrics.exposition(), b"200 OK"
+                content_type = b"text/plain; version=0.0.4; charset=utf-8"
             else:
                 body, status = b"not found\n", b"404 Not Found"
             writer.write(
                 b"HTTP/1.1 "
                 + status
-                + b"\r\nContent-Type: text/plain\r\nContent-Length: "
+                + b"\r\nContent-Type: "
+                + content_type
+                + b"\r\nContent-Length: "
                 + str(len(body)).encode()
                 + b"\r\nConnection: close\r\n\r\n"
                 + body
@@ -146,6 +153,9 @@ def controller(
     retry_period: float = typer.Option(2.0, "--retry-period", help="Seconds."),
     identity: str | None = typer.Option(None, "--identity", help="Leader-election identity."),
     state_dir: Path | None = typer.Option(None, "--state-dir", help="Default ~/.local/state/argosy."),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="Serve /metrics, /healthz and /readyz on 127.0.0.1 (Argo CD uses 8082)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the Application controller (reconciles while it holds the argosy-controller Lease)."""
@@ -157,7 +167,7 @@ def controller(
             workers=workers,
             leader_election=leader_election,
             lease=_lease(namespace, lease_duration, renew_deadline, retry_period, identity),
-            health_port=None,
+            health_port=metrics_port,
             state_dir=state_dir,
         )
     )
