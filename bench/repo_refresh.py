@@ -2,7 +2,8 @@
 
 Cold: an empty Git cache, so ls-remote + fetch + checkout + render (directory of 200 manifests,
 and a Kustomize variant). Warm: a refresh of the same branch (`refresh=True`), which costs one
-ls-remote and a cache hit. Target: warm <= 50 ms. Prints both figures and their ratio, and, as a
+ls-remote and a cache hit. Target: warm <= 50 ms. Measured against two servers: the test HTTP
+server (git http-backend behind Basic auth) and `git daemon`. Prints both figures and their ratio, and, as a
 baseline from the same run, a plain `git ls-remote` against the same server: most of a warm refresh
 is that round trip (the test server starts `git http-backend` for every request).
 """
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from argosy.adapters.git import GitClient
 from argosy.adapters.localcluster import toolchain
 from argosy.adapters.render import RenderTools, render_source
+from argosy.bootstrap import GitDaemon
 from argosy.core.manifests import parse_manifests
 from argosy.model.repository import RepoCredentials
 from argosy.model.source import ApplicationSource
@@ -43,8 +45,15 @@ def config_map(i: int) -> str:
     )
 
 
-def measure(label: str, path: str, server: GitServer, repo_url: str, tools: RenderTools, tmp: Path) -> None:
-    creds = RepoCredentials(url=repo_url, username=server.username, password=server.token)
+def measure(
+    label: str,
+    path: str,
+    repo_url: str,
+    creds: RepoCredentials | None,
+    baseline_env: dict[str, str],
+    tools: RenderTools,
+    tmp: Path,
+) -> None:
     render = functools.partial(render_source, tools=tools, parse=parse_manifests)
     source = ApplicationSource.from_dict({"repoURL": repo_url, "targetRevision": "main", "path": path})
     request = DesiredStateRequest(app_name="bench", namespace="bench", sources=(source,))
@@ -65,7 +74,7 @@ def measure(label: str, path: str, server: GitServer, repo_url: str, tools: Rend
         warm_times.append(time.perf_counter() - started)
         assert state.from_cache
     baseline_times = []
-    env = {**os.environ, **server.http_auth_env()}
+    env = {**os.environ, **baseline_env}
     for _ in range(WARM_RUNS):
         started = time.perf_counter()
         subprocess.run(["git", "ls-remote", repo_url, "main"], env=env, capture_output=True, check=True)
@@ -94,8 +103,19 @@ def main() -> None:
             f"- cm-{i:03d}.yaml\n" for i in range(FILES)
         )
         repo.commit_files(files, "200 manifests")
-        measure("directory", "manifests", server, repo.http_url, tools, tmp)
-        measure("kustomize", "kustomized", server, repo.http_url, tools, tmp)
+        creds = RepoCredentials(url=repo.http_url, username=server.username, password=server.token)
+        auth_env = server.http_auth_env()
+        measure("http/directory", "manifests", repo.http_url, creds, auth_env, tools, tmp)
+        measure("http/kustomize", "kustomized", repo.http_url, creds, auth_env, tools, tmp)
+        # The same repository from `git daemon` (the server the main job uses): a server that
+        # answers a ref advertisement in milliseconds, so the figure is mostly Argosy's own cost.
+        daemon = GitDaemon(server.repos_dir).start()
+        try:
+            url = f"{daemon.url}/{repo.path.name}"
+            measure("git-daemon/directory", "manifests", url, None, {}, tools, tmp)
+            measure("git-daemon/kustomize", "kustomized", url, None, {}, tools, tmp)
+        finally:
+            daemon.stop()
 
 
 if __name__ == "__main__":
