@@ -10,101 +10,20 @@ May import: ``argosy.model``, ``argosy.ports`` and the standard library.
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from argosy.ports.kube import KubePatchType, KubePropagation
+from argosy.ports.kube import KubeListWatch, KubeObjects
 
-__all__ = ["ApiKube", "AuditEntry", "AuditSink", "Clock", "ListPage", "WatchItem"]
-
-
-class ListPage(Protocol):
-    """One list answer (``argosy.adapters.kube.ListResult``)."""
-
-    @property
-    def items(self) -> list[dict[str, Any]]: ...
-
-    @property
-    def resource_version(self) -> str: ...
+__all__ = ["ApiKube", "AuditEntry", "AuditSink", "Clock"]
 
 
-class WatchItem(Protocol):
-    """One watch event (``argosy.adapters.kube.WatchEvent``)."""
-
-    @property
-    def type(self) -> str: ...
-
-    @property
-    def object(self) -> dict[str, Any]: ...
-
-
-class ApiKube(Protocol):
-    """What the API server reads and writes: CRs, ConfigMaps, Secrets, Events and workloads."""
-
-    async def get(
-        self, api_version: str, kind: str, name: str, namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def list(
-        self,
-        api_version: str,
-        kind: str,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int = 500,
-    ) -> ListPage: ...
-
-    def watch(
-        self,
-        api_version: str,
-        kind: str,
-        namespace: str | None = None,
-        *,
-        resource_version: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        timeout_seconds: int = 300,
-        allow_bookmarks: bool = True,
-    ) -> AsyncIterator[WatchItem]: ...
-
-    async def create(
-        self, obj: Mapping[str, Any], *, dry_run: bool = False, field_manager: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def replace(
-        self, obj: Mapping[str, Any], *, dry_run: bool = False, field_manager: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def patch(
-        self,
-        api_version: str,
-        kind: str,
-        name: str,
-        patch: Mapping[str, Any] | builtins.list[Any],
-        namespace: str | None = None,
-        *,
-        patch_type: KubePatchType = "merge",
-        dry_run: bool = False,
-        field_manager: str | None = None,
-    ) -> dict[str, Any]: ...
-
-    async def delete(
-        self,
-        api_version: str,
-        kind: str,
-        name: str,
-        namespace: str | None = None,
-        *,
-        propagation_policy: KubePropagation | None = None,
-        grace_period_seconds: int | None = None,
-        dry_run: bool = False,
-        preconditions: Mapping[str, str] | None = None,
-    ) -> dict[str, Any] | None: ...
+class ApiKube(KubeObjects, KubeListWatch, Protocol):
+    """What the API server reads and writes (CRs, ConfigMaps, Secrets, Events and workloads): single
+    objects plus list and watch, the same operations the controller's :class:`KubeWatch` has, without
+    server-side apply and type discovery."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from typing import Any, Literal, Protocol
 __all__ = [
     "ErrorKind",
     "Kube",
+    "KubeListWatch",
+    "KubeObjects",
     "KubePatchType",
     "KubePropagation",
     "KubeWatch",
@@ -45,23 +47,11 @@ class ResourceType(Protocol):
     def namespaced(self) -> bool: ...
 
 
-class Kube(Protocol):
-    """The subset of ``KubeClient`` the services use. Writes return the object the server returns."""
-
-    async def resource(self, api_version: str, kind: str) -> ResourceType: ...
+class KubeObjects(Protocol):
+    """Reading and writing single objects. Writes return the object the server returns."""
 
     async def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def apply(
-        self,
-        obj: Mapping[str, Any],
-        *,
-        field_manager: str,
-        force: bool = False,
-        dry_run: bool = False,
-        validate: bool | None = None,
     ) -> dict[str, Any]: ...
 
     async def create(
@@ -99,6 +89,22 @@ class Kube(Protocol):
     ) -> dict[str, Any] | None: ...
 
 
+class Kube(KubeObjects, Protocol):
+    """The subset of ``KubeClient`` the services use: single objects, types and server-side apply."""
+
+    async def resource(self, api_version: str, kind: str) -> ResourceType: ...
+
+    async def apply(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        field_manager: str,
+        force: bool = False,
+        dry_run: bool = False,
+        validate: bool | None = None,
+    ) -> dict[str, Any]: ...
+
+
 class ObjectList(Protocol):
     """The result of a list (``argosy.adapters.kube.ListResult``)."""
 
@@ -119,9 +125,9 @@ class WatchedEvent(Protocol):
     def object(self) -> dict[str, Any]: ...
 
 
-class KubeWatch(Kube, Protocol):
-    """:class:`Kube` plus list and watch, for the controller (``KubeClient`` satisfies it). An expired
-    resourceVersion raises an error with ``status`` 410: list again."""
+class KubeListWatch(Protocol):
+    """Listing and watching a type. An expired resourceVersion raises an error with ``status`` 410:
+    list again."""
 
     async def list(
         self,
@@ -146,6 +152,10 @@ class KubeWatch(Kube, Protocol):
         timeout_seconds: int = 300,
         allow_bookmarks: bool = True,
     ) -> AsyncIterator[WatchedEvent]: ...
+
+
+class KubeWatch(Kube, KubeListWatch, Protocol):
+    """:class:`Kube` plus list and watch, for the controller (``KubeClient`` satisfies it)."""
 
 
 class ErrorKind(StrEnum):
