@@ -10,16 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import ssl
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
-from argosy.adapters.localcluster import pki, plane, toolchain
+from argosy.adapters.localcluster import plane, toolchain
 
 
 def progress(message: str) -> None:
@@ -38,11 +36,7 @@ def bench_cluster(name: str = "bench") -> Iterator[tuple[plane.ClusterState, too
         plane.down(name, progress=progress)
 
 
-def admin_ssl_context(state: plane.ClusterState) -> ssl.SSLContext:
-    certs = pki.ClusterPKI(Path(state.directory) / "pki")
-    context = ssl.create_default_context(cafile=str(certs.ca_cert))
-    context.load_cert_chain(str(certs.client_cert("admin")), str(certs.client_key("admin")))
-    return context
+admin_ssl_context = plane.admin_ssl_context
 
 
 def config_map(name: str, size: int = 2048) -> dict[str, object]:

@@ -190,12 +190,17 @@ def _write_kubeconfig(path: Path, server: str, pki: pki_mod.ClusterPKI, stem: st
     path.chmod(0o600)
 
 
-@contextlib.contextmanager
-def _admin_client(state: ClusterState) -> Iterator[httpx.Client]:
+def admin_ssl_context(state: ClusterState) -> ssl.SSLContext:
+    """TLS for talking to the cluster's apiserver as its admin (client certificate, cluster CA)."""
     pki = pki_mod.ClusterPKI(Path(state.directory) / "pki")
     context = ssl.create_default_context(cafile=str(pki.ca_cert))
     context.load_cert_chain(str(pki.client_cert("admin")), str(pki.client_key("admin")))
-    with httpx.Client(base_url=state.server, verify=context, timeout=5.0) as client:
+    return context
+
+
+@contextlib.contextmanager
+def _admin_client(state: ClusterState) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=state.server, verify=admin_ssl_context(state), timeout=5.0) as client:
         yield client
 
 
