@@ -236,28 +236,35 @@ async def create_repository(
     return _public(values, "repo")
 
 
+async def _delete_secret(
+    request: Request,
+    caller: Caller,
+    secret: Mapping[str, Any],
+    *,
+    what: str,
+    action: str,
+    summary: dict[str, Any],
+) -> None:
+    """Delete a repository or credential-template Secret and audit it (the caller checked RBAC)."""
+    ctx = ctx_of(request)
+    name = str(secret["metadata"]["name"])
+    try:
+        await ctx.deps.kube.delete("v1", "Secret", name, ctx.deps.namespace)
+    except Exception as exc:
+        raise from_kube(exc, what) from exc
+    audit(request, caller, action=action, outcome="success", kind="Secret", name=name, summary=summary)
+
+
 @repositories.delete("/{repo:path}", summary="Remove a repository")
 async def delete_repository(request: Request, repo: str, caller: CallerDep) -> dict[str, Any]:
-    ctx = ctx_of(request)
     url = unquote(repo)
     found = await _find(request, "repository", url)
     obj = rbac_repo_object(url, found[1].get("project", "") if found else "")
     await enforce(request, caller, "repositories", "delete", obj, audit_action="repository.delete")
     if found is None:
         raise not_found(f"repository {url!r} not found")
-    name = str(found[0]["metadata"]["name"])
-    try:
-        await ctx.deps.kube.delete("v1", "Secret", name, ctx.deps.namespace)
-    except Exception as exc:
-        raise from_kube(exc, "repository") from exc
-    audit(
-        request,
-        caller,
-        action="repository.delete",
-        outcome="success",
-        kind="Secret",
-        name=name,
-        summary={"repo": url},
+    await _delete_secret(
+        request, caller, found[0], what="repository", action="repository.delete", summary={"repo": url}
     )
     return {}
 
@@ -317,24 +324,17 @@ async def create_repocreds(
 
 @repocreds.delete("/{url:path}", summary="Remove a credential template")
 async def delete_repocreds(request: Request, url: str, caller: CallerDep) -> dict[str, Any]:
-    ctx = ctx_of(request)
     url = unquote(url)
     await enforce(request, caller, "repositories", "delete", url, audit_action="repocreds.delete")
     found = await _find(request, "repo-creds", url)
     if found is None:
         raise not_found(f"repository credentials {url!r} not found")
-    name = str(found[0]["metadata"]["name"])
-    try:
-        await ctx.deps.kube.delete("v1", "Secret", name, ctx.deps.namespace)
-    except Exception as exc:
-        raise from_kube(exc, "repository credentials") from exc
-    audit(
+    await _delete_secret(
         request,
         caller,
+        found[0],
+        what="repository credentials",
         action="repocreds.delete",
-        outcome="success",
-        kind="Secret",
-        name=name,
         summary={"url": url},
     )
     return {}
