@@ -35,7 +35,7 @@ import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from argosy.adapters.git import smarthttp
@@ -492,7 +492,11 @@ class GitClient:
             )
             if advertised is not None:
                 return advertised
-        result = await self._run(["ls-remote", "--", strip_url_password(url)], url=url, inv=inv)
+        # Protocol v0 by default (Argo CD's go-git speaks v0): the server advertises every ref in its
+        # first answer, where v2 adds a round trip that costs ~45 ms against `git daemon` here.
+        # A protocol.version in ``extra_config`` still wins, since it comes later.
+        v0 = replace(inv, config=[("protocol.version", "0"), *inv.config])
+        result = await self._run(["ls-remote", "--", strip_url_password(url)], url=url, inv=v0)
         if result.returncode != 0:
             raise self._fail(url, result, inv, "ls-remote")
         refs: dict[str, str] = {}
