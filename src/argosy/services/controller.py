@@ -102,7 +102,12 @@ from argosy.ports.kube import KubeWatch, is_conflict, is_not_found
 from argosy.ports.metrics import AppMetricsInfo, Metrics, NullMetrics
 from argosy.services.compare import CompareResult, CompareSettings, compare_app
 from argosy.services.repo import DesiredState, DesiredStateRequest, RepoService
-from argosy.services.sync import FIELD_MANAGER, SyncExecutor, SyncSettings
+from argosy.services.sync import (
+    FIELD_MANAGER,
+    OPERATION_TERMINATED,
+    SyncExecutor,
+    SyncSettings,
+)
 from argosy.services.sync import SyncResult as EngineResult
 
 __all__ = [
@@ -289,6 +294,12 @@ def _watch_fingerprint(obj: Mapping[str, Any]) -> str:
     )
 
 
+def _terminating(obj: Mapping[str, Any]) -> bool:
+    """``status.operationState.phase == Terminating`` (set by the API or ``kubectl patch``)."""
+    state = (obj.get("status") or {}).get("operationState") or {}
+    return isinstance(state, Mapping) and state.get("phase") == "Terminating"
+
+
 def _is_rollback(app: Application, op: Operation) -> int:
     """The history id a rollback operation returns to, else 0."""
     for entry in op.info:
@@ -402,6 +413,8 @@ class Controller:
         """Reconcile count per application (tests check which controller did the work)."""
         self.ready = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        self._executors: dict[str, SyncExecutor] = {}
+        """The operation running in this process, per application (to terminate it)."""
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -535,6 +548,12 @@ class Controller:
                 self.metrics.delete_app(str(obj["metadata"].get("namespace") or ""), name)
             return
         self._apps[name] = obj
+        if _terminating(obj):
+            executor = self._executors.get(name)
+            if executor is not None:
+                executor.request_termination()
+            elif name in self._fingerprints:
+                self._queue.add(name, Level.COMPARE)
         fingerprint = _watch_fingerprint(obj)
         if self._fingerprints.get(name) == fingerprint:
             return
@@ -821,7 +840,15 @@ class Controller:
         run_op: Operation | None = None
         resume: str | None = None
         retry_count = 0
-        if state is not None and state.phase == "Running":
+        terminating = state is not None and state.phase == "Terminating"
+        if terminating and state is not None:
+            # Asked to stop, with no executor of ours running it (a restart, a retry waiting):
+            # finish it now from the saved progress (running hooks are deleted).
+            next_at = parse_time(str((progress or {}).get("nextAttemptAt") or ""))
+            run_op = state.operation
+            resume = (progress or {}).get("state") if next_at is None else None
+            retry_count = state.retry_count
+        elif state is not None and state.phase == "Running":
             # In progress (a restart, or a retry waiting for its time).
             next_at = parse_time(str((progress or {}).get("nextAttemptAt") or ""))
             if next_at is not None and next_at > now:
@@ -878,6 +905,7 @@ class Controller:
                 compare=compare,
                 resume=resume,
                 retry_count=retry_count,
+                terminate=terminating,
             )
             if again is not None:
                 requeue = again
@@ -1074,18 +1102,36 @@ class Controller:
         compare: CompareResult,
         resume: str | None,
         retry_count: int,
+        terminate: bool = False,
     ) -> tuple[ApplicationStatus, float | None]:
         """Run (or resume) ``op`` to the end. Returns the new status and, when a retry is scheduled,
-        the seconds until it."""
+        the seconds until it. ``terminate``: the operation was asked to stop (phase Terminating)
+        while no executor of this process ran it; it is ended from ``resume`` without running."""
         name = app.name
         sync = op.sync or SyncOperation()
         now = self._clock()
         previous = status.operation_state
         started = (
             previous.started_at
-            if previous is not None and previous.phase == "Running" and previous.operation == op
+            if previous is not None
+            and previous.phase in ("Running", "Terminating")
+            and previous.operation == op
+            and previous.started_at
             else format_time(now)
         )
+        if terminate and resume is None:
+            return self._finish(
+                app,
+                status=status,
+                op=op,
+                started=started,
+                phase="Failed",
+                message=OPERATION_TERMINATED,
+                result=None,
+                retry_count=retry_count,
+                target=desired,
+                terminated=True,
+            )
         wanted = tuple(sync.revisions) if sync.revisions else ((sync.revision,) if sync.revision else ())
         try:
             if wanted and tuple(wanted) != tuple(desired.revisions[: len(wanted)]):
@@ -1149,6 +1195,17 @@ class Controller:
             executor = SyncExecutor(self.kube, plan, settings, state=resume)
         except Exception:
             executor = SyncExecutor(self.kube, plan, settings)
+        if terminate:
+            return await self._terminated(
+                app,
+                executor,
+                status=status,
+                op=op,
+                started=started,
+                retry_count=retry_count,
+                target=target,
+                git_revisions=desired.revisions,
+            )
         running = OperationState(
             operation=op,
             phase="Running",
@@ -1163,13 +1220,14 @@ class Controller:
                 source=app.spec.source,
             ),
         )
-        status = self._with_progress(replace(status, operation_state=running), executor.save_state())
-        status = await self._persist(name, status)
-        waves = int(json.loads(executor.save_state()).get("wavesStarted", 0))
+        self._executors[name] = executor
         try:
+            status = self._with_progress(replace(status, operation_state=running), executor.save_state())
+            status = await self._persist(name, status)
+            waves = int(json.loads(executor.save_state()).get("wavesStarted", 0))
             while True:
                 result = await executor.run(max_waves=waves + 1)
-                if result.completed:
+                if result.completed or executor.termination_requested:
                     break
                 waves += 1
                 status = self._with_progress(
@@ -1195,6 +1253,19 @@ class Controller:
                 target=target,
                 git_revisions=desired.revisions,
             )
+        finally:
+            self._executors.pop(name, None)
+        if not result.completed:  # stopped by a termination request
+            return await self._terminated(
+                app,
+                executor,
+                status=status,
+                op=op,
+                started=started,
+                retry_count=retry_count,
+                target=target,
+                git_revisions=desired.revisions,
+            )
         for warning in result.warnings:
             log.warning("%s: %s", name, warning)
         phase = "Succeeded" if result.phase is OperationPhase.SUCCEEDED else "Failed"
@@ -1212,6 +1283,36 @@ class Controller:
             retry_count=retry_count,
             target=target,
             git_revisions=desired.revisions,
+        )
+
+    async def _terminated(
+        self,
+        app: Application,
+        executor: SyncExecutor,
+        *,
+        status: ApplicationStatus,
+        op: Operation,
+        started: str,
+        retry_count: int,
+        target: DesiredState,
+        git_revisions: Sequence[str],
+    ) -> tuple[ApplicationStatus, float | None]:
+        """End a terminated operation: running hooks deleted, phase Failed "Operation terminated"
+        (Error "Operation termination had errors" when a hook could not be deleted)."""
+        ok, result = await executor.terminate()
+        log.info("%s: operation terminated", app.name)
+        return self._finish(
+            app,
+            status=status,
+            op=op,
+            started=started,
+            phase="Failed" if ok else "Error",
+            message=result.message,
+            result=result,
+            retry_count=retry_count,
+            target=target,
+            git_revisions=git_revisions,
+            terminated=True,
         )
 
     def _with_progress(
@@ -1243,6 +1344,7 @@ class Controller:
         retry_count: int,
         target: DesiredState,
         git_revisions: Sequence[str] = (),
+        terminated: bool = False,
     ) -> tuple[ApplicationStatus, float | None]:
         now = self._clock()
         stamp = format_time(now)
@@ -1279,7 +1381,8 @@ class Controller:
                 sources=app.spec.sources if multi else None,
             ),
         )
-        if phase != "Succeeded":
+        if phase != "Succeeded" and not terminated:
+            # A terminated operation is not retried (Argo CD).
             decision = retry_decision(state, now)
             if decision.retry and decision.at is not None:
                 waiting = replace(
@@ -1410,6 +1513,13 @@ class Controller:
             if raw is None:
                 return
             new = copy.deepcopy(raw)
+            if _terminating(raw) and (body.get("operationState") or {}).get("phase") == "Running":
+                # Asked to stop since we last read it: keep the request and act on it.
+                body = copy.deepcopy(body)
+                body["operationState"]["phase"] = "Terminating"
+                executor = self._executors.get(name)
+                if executor is not None:
+                    executor.request_termination()
             new["status"] = body
             if outcome.clear_operation is not None and "operation" in new:
                 try:

@@ -32,6 +32,7 @@ without re-running finished hooks. See docs/engine.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -79,8 +80,10 @@ from argosy.ports.kube import Kube, KubePropagation, is_already_exists, is_inval
 __all__ = [
     "ARGOCD_FIELD_MANAGER",
     "FIELD_MANAGER",
+    "OPERATION_TERMINATED",
     "SHARED_RESOURCE_FOUND",
     "STATE_VERSION",
+    "TERMINATION_ERRORS",
     "PriorDryRun",
     "ResourceResult",
     "SyncEvent",
@@ -101,6 +104,9 @@ FIELD_MANAGER = "argosy-controller"
 ARGOCD_FIELD_MANAGER = "argocd-controller"
 """Argo CD's server-side apply field manager; pass it in ``take_over_managers`` to migrate."""
 STATE_VERSION = 1
+OPERATION_TERMINATED = "Operation terminated"
+"""Argo CD's message for an operation stopped with ``status.operationState.phase: Terminating``."""
+TERMINATION_ERRORS = "Operation termination had errors"
 DRY_RUN_FAILED = "one or more objects failed to apply (dry run)"
 SHARED_RESOURCE_FOUND = "Shared resource found"
 APPLICATION_API_VERSION = "argoproj.io/v1alpha1"
@@ -402,6 +408,7 @@ class SyncExecutor:
         self._waves_started = 0
         self._warnings: list[str] = list(plan.warnings)
         self._semaphore = asyncio.Semaphore(max(1, self.settings.concurrency))
+        self._stop = asyncio.Event()
         if state is not None:
             self.load_state(state)
         if self.settings.honour_app_force and self.settings.app_sync_options.force:
@@ -502,6 +509,8 @@ class SyncExecutor:
         (counted over the executor's life, across resumes) and return a Running result."""
         started = time.monotonic()
         settings = self.settings
+        if self._stop.is_set():
+            return self.result()
         if not self._dry_run_done:
             await self._read_live()
             shared = self._shared_resources()
@@ -521,6 +530,8 @@ class SyncExecutor:
             await self._read_live()
         observation: Observation | None = None
         while True:
+            if self._stop.is_set():
+                return self.result()
             if settings.timeout is not None and time.monotonic() - started > settings.timeout:
                 raise SyncTimeout(
                     f"sync did not finish within {settings.timeout}s: {self.machine.state.message}"
@@ -542,14 +553,15 @@ class SyncExecutor:
                 self.machine.state = replace(before, message=message)
                 if not settings.wait_for_prune_confirmation:
                     return self.result()
-                await asyncio.sleep(max(settings.poll_interval, 0.05))
+                await self._pause(max(settings.poll_interval, 0.05))
                 continue
             await self._play(step, max_waves)
             if self.machine.state.phase.completed:
                 return self.result()
             if max_waves is not None and self._waves_started > max_waves:  # pragma: no cover - guard
                 return self.result()
-            await asyncio.sleep(settings.poll_interval)
+            if await self._pause(settings.poll_interval):
+                return self.result()
             observation = await self._observe()
 
     @staticmethod
@@ -558,12 +570,78 @@ class SyncExecutor:
             a.kind in (ActionKind.APPLY, ActionKind.PRUNE, ActionKind.CREATE_HOOK) for a in step.actions
         )
 
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep ``seconds``, or less when termination is requested; True when it was."""
+        if not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, seconds))
+        return self._stop.is_set()
+
+    # --- termination -----------------------------------------------------------------------------
+
+    def request_termination(self) -> None:
+        """Stop :meth:`run` at the next point between steps (before a wave, a group of writes or
+        a health poll); it returns a Running result. Then call :meth:`terminate`."""
+        self._stop.set()
+
+    @property
+    def termination_requested(self) -> bool:
+        return self._stop.is_set()
+
+    async def terminate(self) -> tuple[bool, SyncResult]:
+        """End the operation as Argo CD's ``syncContext.Terminate``: every hook still running is
+        deleted (result "Deleted"), tasks not started are skipped, and the operation fails with
+        "Operation terminated". Returns False with the result when a hook could not be deleted
+        (Argo CD's phase Error, "Operation termination had errors")."""
+        self._stop.set()
+        statuses = self.machine.state.status_map()
+        ok = True
+        new: list[tuple[str, TaskStatus, str]] = []
+        for task in self.plan.tasks:
+            status, message = statuses[task.task_id]
+            if status in (TaskStatus.PENDING, TaskStatus.IN_FLIGHT):
+                new.append((task.task_id, TaskStatus.SKIPPED, "not run: the operation was terminated"))
+                self._messages.pop(task.task_id, None)
+                continue
+            if status is TaskStatus.RUNNING and task.is_hook and not task.is_prune and self._name(task):
+                name = self._name(task)
+                try:
+                    await self.kube.delete(
+                        _api_version(task),
+                        task.key.kind,
+                        name,
+                        task.key.namespace or None,
+                        propagation_policy="Background",
+                    )
+                except Exception as exc:
+                    if not is_not_found(exc):
+                        ok = False
+                        new.append((task.task_id, TaskStatus.FAILED, f"Failed to delete: {exc}"))
+                        self._messages[task.task_id] = f"Failed to delete: {exc}"
+                        continue
+                self._events.append(self._event("hook-deleted", task, detail="Terminated", name=name))
+                self._messages[task.task_id] = "Deleted"
+                new.append((task.task_id, TaskStatus.SUCCEEDED, "Deleted"))
+                continue
+            new.append((task.task_id, status, message))
+        message = OPERATION_TERMINATED if ok else TERMINATION_ERRORS
+        self.machine.state = replace(
+            self.machine.state,
+            statuses=tuple(new),
+            phase=OperationPhase.FAILED,
+            message=message,
+            failure=message,
+        )
+        return ok, self.result()
+
     async def _play(self, step: Step, max_waves: int | None) -> None:
         """Execute a step's actions and every follow-up step ``record`` returns."""
         while step.actions:
+            if self._starts_wave(step) and self._waves_started > 0 and self.settings.wave_delay > 0:
+                await self._pause(self.settings.wave_delay)
+            if self._stop.is_set():
+                return  # terminated: this step is not run (its tasks stay in flight; see terminate)
             if self._starts_wave(step):
-                if self._waves_started > 0 and self.settings.wave_delay > 0:
-                    await asyncio.sleep(self.settings.wave_delay)
                 self._waves_started += 1
                 if step.wave is not None:
                     phase, wave = step.wave
