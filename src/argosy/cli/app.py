@@ -70,12 +70,100 @@ def _source(app: dict[str, Any]) -> dict[str, Any]:
     return sources[0] if isinstance(sources[0], dict) else {}
 
 
-def _sync_policy(app: dict[str, Any]) -> str:
-    automated = ((app.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+def _policy_name(policy: Any) -> str:
+    automated = policy.get("automated") if isinstance(policy, dict) else None
     if not isinstance(automated, dict) or automated.get("enabled") is False:
         return "Manual"
-    extras = [k for k in ("prune", "selfHeal") if automated.get(k)]
-    return "Auto" + ("-Prune" if "prune" in extras else "")
+    return "Auto" + ("-Prune" if automated.get("prune") else "")
+
+
+def _argosy(app: dict[str, Any]) -> dict[str, Any]:
+    argosy = (app.get("status") or {}).get("argosy")
+    return argosy if isinstance(argosy, dict) else {}
+
+
+def _sync_policy(app: dict[str, Any]) -> str:
+    """The effective policy the controller recorded (profile merged), else the Application's own."""
+    effective = _argosy(app).get("effectiveSyncPolicy")
+    if isinstance(effective, dict):
+        return _policy_name(effective)
+    return _policy_name((app.get("spec") or {}).get("syncPolicy"))
+
+
+def drift_of(app: dict[str, Any]) -> dict[str, Any]:
+    """``status.argosy.drift`` (recorded by the controller; docs/controller.md)."""
+    drift = _argosy(app).get("drift")
+    return drift if isinstance(drift, dict) else {}
+
+
+def is_drifted(app: dict[str, Any]) -> bool:
+    """Live drift: fields changed in the cluster by another manager, or out of sync at the revision
+    last deployed (``reason: LiveDrift``), as opposed to a new revision in Git."""
+    drift = drift_of(app)
+    return drift.get("detected") is True or drift.get("reason") == "LiveDrift"
+
+
+def drift_summary(app: dict[str, Any]) -> str:
+    """``LiveDrift: 2 fields by kubectl-patch`` (the DRIFT column of ``app list --drifted``)."""
+    drift = drift_of(app)
+    fields = [f for f in drift.get("fields") or [] if isinstance(f, dict)] if drift.get("detected") else []
+    reason = str(drift.get("reason") or ("LiveDrift" if fields else ""))
+    if not fields:
+        return reason or "<none>"
+    managers = ",".join(sorted({str(f.get("manager") or "?") for f in fields}))
+    return f"{reason}: {len(fields)} field{'s' if len(fields) != 1 else ''} by {managers}"
+
+
+def _lookup(policy: dict[str, Any], path: str) -> Any:
+    if path.startswith("syncOptions."):
+        key = path.removeprefix("syncOptions.")
+        for option in policy.get("syncOptions") or []:
+            if str(option).partition("=")[0].strip() == key:
+                return option
+        return None
+    value: Any = policy
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return str(value)
+
+
+def policy_rows(app: dict[str, Any]) -> list[list[str]]:
+    """One row per field of the effective sync policy: path, value, origin (``application``,
+    ``profile:<name>`` or ``default``), from ``status.argosy`` (docs/profiles.md)."""
+    argosy = _argosy(app)
+    effective = argosy.get("effectiveSyncPolicy")
+    effective = effective if isinstance(effective, dict) else {}
+    origin = argosy.get("policyOrigin")
+    if not isinstance(origin, dict):
+        return []
+    rows = []
+    for path in sorted(origin):
+        if path in ("automated", "retry"):
+            continue  # shown through their fields
+        rows.append([path, _show(_lookup(effective, path)), str(origin[path])])
+    return rows
+
+
+def _policy_origin(app: dict[str, Any]) -> str:
+    """Where the policy comes from, for the ``Sync Policy:`` line."""
+    argosy = _argosy(app)
+    origin = argosy.get("policyOrigin")
+    if not isinstance(origin, dict) or not origin:
+        return ""
+    sources = sorted({str(v) for v in origin.values() if v != "default"})
+    return ", ".join(sources) if sources else "default"
 
 
 def _row(app: dict[str, Any]) -> list[str]:
@@ -129,6 +217,10 @@ def list_apps(
     selector: Annotated[str, typer.Option("--selector", "-l", help="Label selector.")] = "",
     project: Annotated[list[str] | None, typer.Option("--project", "-p", help="Filter by project.")] = None,
     repo: Annotated[str, typer.Option("--repo", "-r", help="Filter by repository URL.")] = "",
+    drifted: Annotated[
+        bool,
+        typer.Option("--drifted", help="Only applications whose live state drifted from Git."),
+    ] = False,
     server: ServerOpt = None,
     auth_token: TokenOpt = None,
     insecure: InsecureOpt = False,
@@ -136,7 +228,7 @@ def list_apps(
     grpc_web: GrpcWebOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """List applications."""
+    """List applications (``--drifted``: those with live drift, spec §8.4)."""
     with errors(), conn(server, auth_token, insecure, plaintext, grpc_web, config).client() as client:
         params: dict[str, Any] = {}
         if selector:
@@ -146,13 +238,42 @@ def list_apps(
         if repo:
             params["repo"] = repo
         items = client.get(APPS, params=params).get("items") or []
+    if drifted:
+        items = [a for a in items if is_drifted(a)]
     if emit(items, output):
         return
     if output == "name":
         for a in items:
             print(a["metadata"]["name"])
         return
+    if drifted:
+        table([*HEADERS, "DRIFT"], [[*_row(a), drift_summary(a)] for a in items])
+        return
     table(HEADERS, [_row(a) for a in items])
+
+
+def _print_policy_and_drift(app: dict[str, Any]) -> None:
+    argosy = _argosy(app)
+    rows = policy_rows(app)
+    if argosy.get("profile") or rows:
+        print()
+        print(f"{'Profile:':<15}{argosy.get('profile') or '<none>'}")
+        if rows:
+            print("Effective Sync Policy:")
+            table(["FIELD", "VALUE", "ORIGIN"], rows)
+    drift = drift_of(app)
+    fields = [f for f in drift.get("fields") or [] if isinstance(f, dict)]
+    if drift.get("reason") or fields:
+        print()
+        if drift.get("reason"):
+            print(f"{'OutOfSync:':<15}{drift['reason']}")
+        state = "detected" if drift.get("detected") else "healed (last drift below)" if fields else "none"
+        print(f"{'Drift:':<15}{state}")
+        if fields:
+            table(
+                ["FIELD", "MANAGER", "TIME"],
+                [[str(f.get("path", "")), str(f.get("manager", "")), str(f.get("time", ""))] for f in fields],
+            )
 
 
 def _print_app(app: dict[str, Any], server_url: str, show_operation: bool) -> None:
@@ -172,7 +293,10 @@ def _print_app(app: dict[str, Any], server_url: str, show_operation: bool) -> No
         ("- Repo:", src.get("repoURL", "")),
         ("  Target:", src.get("targetRevision", "")),
         ("  Path:", src.get("path", "")),
-        ("Sync Policy:", _sync_policy(app)),
+        (
+            "Sync Policy:",
+            _sync_policy(app) + (f" (from {origin})" if (origin := _policy_origin(app)) else ""),
+        ),
         (
             "Sync Status:",
             f"{sync} to {src.get('targetRevision') or 'HEAD'}" + (f" ({revision[:7]})" if revision else ""),
@@ -181,6 +305,7 @@ def _print_app(app: dict[str, Any], server_url: str, show_operation: bool) -> No
     ]
     for label, value in lines:
         print(f"{label:<15}{value}")
+    _print_policy_and_drift(app)
     if show_operation and op:
         print()
         print(f"{'Operation:':<15}Sync")

@@ -99,7 +99,7 @@ from argosy.model.repository import RepoCredentials, SSHKnownHost
 from argosy.model.resources import ResourceKey
 from argosy.ports.history import HistoryStore
 from argosy.ports.kube import KubeWatch, is_conflict, is_not_found
-from argosy.ports.metrics import AppMetricsInfo, Metrics, NullMetrics
+from argosy.ports.metrics import AppMetricsInfo, Metrics, NullMetrics, app_scope
 from argosy.services.compare import CompareResult, CompareSettings, compare_app
 from argosy.services.repo import DesiredState, DesiredStateRequest, RepoService
 from argosy.services.sync import (
@@ -205,11 +205,13 @@ class ControllerSettings:
 
 
 def drifted(apps: Iterable[Application]) -> list[Application]:
-    """The applications whose live state drifted from Git (``status.argosy.drift.detected``)."""
+    """The applications whose live state drifted from Git: ``status.argosy.drift.detected`` (fields
+    changed by another manager) or ``reason: LiveDrift`` (out of sync at the deployed revision)."""
     out = []
     for app in apps:
         argosy = app.status.argosy
-        if argosy is not None and argosy.drift is not None and argosy.drift.detected:
+        drift = argosy.drift if argosy is not None else None
+        if drift is not None and (drift.detected or drift.extra.get("reason") == "LiveDrift"):
             out.append(app)
     return out
 
@@ -298,6 +300,29 @@ def _terminating(obj: Mapping[str, Any]) -> bool:
     """``status.operationState.phase == Terminating`` (set by the API or ``kubectl patch``)."""
     state = (obj.get("status") or {}).get("operationState") or {}
     return isinstance(state, Mapping) and state.get("phase") == "Terminating"
+
+
+DRIFT_LIVE = "LiveDrift"
+DRIFT_NEW_REVISION = "NewRevision"
+DRIFT_REQUIRES_PRUNING = "RequiresPruning"
+
+
+def _out_of_sync_reason(status: ApplicationStatus, desired: DesiredState, compare: CompareResult) -> str:
+    """Why an OutOfSync app is out of sync (``status.argosy.drift.reason``): ``NewRevision`` when Git's
+    target is not the last deployed revision (``status.history``), ``LiveDrift`` when it is and a
+    managed object differs or is missing (someone changed the cluster), ``RequiresPruning`` when only
+    objects Git removed are left; empty when Synced."""
+    if str(compare.sync_status) != "OutOfSync":
+        return ""
+    deployed: tuple[str, ...] = ()
+    if status.history:
+        last = status.history[-1]
+        deployed = tuple(last.revisions) if last.revisions else (last.revision,)
+    if not deployed or tuple(desired.revisions) != deployed:
+        return DRIFT_NEW_REVISION
+    if any(not r.requires_pruning for r in compare.out_of_sync):
+        return DRIFT_LIVE
+    return DRIFT_REQUIRES_PRUNING
 
 
 def _is_rollback(app: Application, op: Operation) -> int:
@@ -670,14 +695,17 @@ class Controller:
         except ModelError as exc:
             log.warning("Application %s cannot be read: %s", name, exc)
             return None
-        if app.metadata.being_deleted:
-            return await self._finalize(app, raw)
-        if app.refresh_requested == "hard":
-            level = Level.HARD
-        elif app.refresh_requested:
-            level = max(level, Level.NORMAL)
-        outcome = await self._reconcile(app, level)
-        await self._write(name, outcome, remove_refresh=bool(app.refresh_requested))
+        # Kubernetes requests made from here on count for this app (argocd_app_k8s_request_total).
+        dry_run = bool(app.operation and app.operation.sync and app.operation.sync.dry_run)
+        with app_scope(app.namespace, app.name, app.spec.project_name, dry_run=dry_run):
+            if app.metadata.being_deleted:
+                return await self._finalize(app, raw)
+            if app.refresh_requested == "hard":
+                level = Level.HARD
+            elif app.refresh_requested:
+                level = max(level, Level.NORMAL)
+            outcome = await self._reconcile(app, level)
+            await self._write(name, outcome, remove_refresh=bool(app.refresh_requested))
         self._report_state(app, outcome.status)
         return outcome.requeue_after
 
@@ -1038,13 +1066,15 @@ class Controller:
                         DriftField(path=f"{r.key.format()}:{path}", manager=manager, time=stamp)
                     )
         previous = argosy.drift
+        reason = _out_of_sync_reason(status, desired, compare)
+        extra = {"reason": reason} if reason else {}
         if drift_fields:
-            drift = DriftStatus(detected=True, fields=tuple(drift_fields))
+            drift = DriftStatus(detected=True, fields=tuple(drift_fields), extra=extra)
         elif previous is not None and previous.fields:
             # Keep the last drift (what changed, who changed it) for people to read; it is healed.
-            drift = replace(previous, detected=False)
+            drift = replace(previous, detected=False, extra=extra)
         else:
-            drift = DriftStatus(detected=False)
+            drift = DriftStatus(detected=False, extra=extra)
         argosy = replace(argosy, drift=drift)
         revision = desired.revisions[0] if desired.revisions else ""
         multi = app.spec.has_multiple_sources
