@@ -526,6 +526,7 @@ def api_app(
             secure_cookies=secure_cookies,
             audit=lambda e: writer.write(AuditEvent(**dataclasses.asdict(e))),
             manifests=RepoManifestSource(rt.repo),
+            sso=sso_backends(),
         )
     )
     metrics = rt.metrics
@@ -540,3 +541,61 @@ def api_app(
     if ui_built():
         mount_ui(app)
     return app
+
+
+def sso_backends() -> Any:
+    """``ApiDeps.sso``: LDAP logins through ``argosy.adapters.ldap`` (in a worker thread) and the HTTP
+    client of the OIDC and GitHub flows (``argosy.adapters.oidc``). docs/auth.md."""
+    from argosy.adapters.ldap import (  # noqa: PLC0415  (only the server needs these)
+        LdapAuthenticator,
+        LdapAuthError,
+        LdapConfig,
+        LdapGroupSearch,
+        LdapUserSearch,
+    )
+    from argosy.adapters.oidc import OidcHttpClient  # noqa: PLC0415
+    from argosy.core.sso import LdapConnector  # noqa: PLC0415
+    from argosy.ports.sso import SsoBackends, SsoLoginError, SsoUser  # noqa: PLC0415
+
+    def ldap_config(conn: LdapConnector) -> LdapConfig:
+        us, gs = conn.user_search, conn.group_search
+        return LdapConfig(
+            host=conn.host,
+            port=conn.port,
+            bind_dn=conn.bind_dn,
+            bind_password=conn.bind_pw.reveal(),
+            insecure_no_ssl=conn.insecure_no_ssl,
+            start_tls=conn.start_tls,
+            insecure_skip_verify=conn.insecure_skip_verify,
+            root_ca=conn.root_ca,
+            root_ca_data=conn.root_ca_data,
+            user_search=LdapUserSearch(
+                base_dn=us.base_dn,
+                username=us.username,
+                filter=us.filter,
+                id_attr=us.id_attr,
+                email_attr=us.email_attr,
+                name_attr=us.name_attr,
+                preferred_username_attr=us.preferred_username_attr,
+                scope=us.scope,
+            ),
+            group_search=None
+            if gs is None
+            else LdapGroupSearch(
+                base_dn=gs.base_dn,
+                user_matchers=[(m.user_attr, m.group_attr) for m in gs.user_matchers],
+                filter=gs.filter,
+                name_attr=gs.name_attr,
+                scope=gs.scope,
+            ),
+        )
+
+    async def ldap_login(conn: LdapConnector, username: str, password: str) -> SsoUser:
+        try:
+            authenticator = LdapAuthenticator(ldap_config(conn))
+            who = await asyncio.to_thread(authenticator.authenticate, username, password)
+        except LdapAuthError as exc:
+            raise SsoLoginError(exc.reason, str(exc)) from None
+        return SsoUser(who.user_id, who.username, who.email, who.name, who.groups)
+
+    return SsoBackends(ldap_login=ldap_login, http=OidcHttpClient())

@@ -1,8 +1,13 @@
-"""``/api/v1/account`` and ``/api/v1/session``: local accounts, passwords, API tokens, login/logout."""
+"""``/api/v1/account`` and ``/api/v1/session``: local accounts, passwords, API tokens, login/logout.
+
+``POST /api/v1/session`` also logs in users of the ``type: ldap`` connectors of argocd-cm ``dex.config``
+(spec §6.2, docs/auth.md): a name that is not a local account is tried against each LDAP connector in
+order, and the session token carries the directory's groups."""
 
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
@@ -42,10 +47,14 @@ from argosy.core.accounts import (
     tokens_json,
 )
 from argosy.core.passwords import PasswordError, hash_password, validate_new_password, verify_password
-from argosy.core.tokens import issue_api_token, issue_session_token
+from argosy.core.sso import LdapConnector, SsoConfigError, parse_dex_ldap_connectors
+from argosy.core.tokens import IssuedToken, issue_api_token, issue_session_token, issue_sso_session_token
 from argosy.ports.kube import is_conflict
+from argosy.ports.sso import SsoLoginError, SsoUser
 
-__all__ = ["account", "session"]
+__all__ = ["account", "session", "set_session_cookie"]
+
+log = logging.getLogger(__name__)
 
 account = APIRouter(prefix="/api/v1/account", tags=["AccountService"])
 session = APIRouter(prefix="/api/v1/session", tags=["SessionService"])
@@ -280,7 +289,7 @@ def _too_many(retry_after: timedelta) -> ApiError:
     )
 
 
-@session.post("", summary="Log in with a local account")
+@session.post("", summary="Log in with a local account or an LDAP connector's user")
 async def login(
     request: Request, response: Response, body: Annotated[LoginRequest, Body()]
 ) -> dict[str, str]:
@@ -304,13 +313,36 @@ async def login(
         )
         raise _too_many(decision.retry_after)
     acc = settings.accounts.get(user)
-    ok = (
-        acc is not None
-        and acc.enabled
-        and acc.has(CAPABILITY_LOGIN)
-        and verify_password(body.password, acc.password_hash.reveal() if acc.password_hash else None)
-    )
-    if not ok or settings.key is None:
+    ldap = _ldap_connectors(settings) if acc is None and settings.key is not None else []
+    issued: IssuedToken | None = None
+    groups: tuple[str, ...] = ()
+    failure = "invalid credentials"
+    if acc is not None:
+        if (
+            acc.enabled
+            and acc.has(CAPABILITY_LOGIN)
+            and verify_password(body.password, acc.password_hash.reveal() if acc.password_hash else None)
+            and settings.key is not None
+        ):
+            issued = issue_session_token(settings.key, user, now)
+    elif ldap and settings.key is not None:
+        found, failure = await _ldap_login(request, ldap, user, body.password)
+        if found is not None:
+            conn, who = found
+            if settings.accounts.get(who.user_id) is not None:
+                failure = "the directory user id names a local account"
+            else:
+                groups = who.groups
+                issued = issue_sso_session_token(
+                    settings.key,
+                    who.user_id,
+                    now,
+                    connector=conn.id,
+                    groups=who.groups,
+                    email=who.email,
+                    name=who.name,
+                )
+    if issued is None:
         with ctx.lock:
             decision = ctx.limiter.record_failure(user, source, now)
         audit(
@@ -321,31 +353,83 @@ async def login(
             outcome="denied",
             kind="Account",
             name=user,
-            message="invalid credentials",
+            message=failure,
         )
         if not decision.allowed:
             raise _too_many(decision.retry_after)
         raise unauthenticated(INVALID_LOGIN)
     with ctx.lock:
         ctx.limiter.record_success(user, source, now)
-    issued = issue_session_token(settings.key, user, now)
+    set_session_cookie(request, response, issued.token)
+    subject = str(issued.claims["sub"])
+    audit(
+        request,
+        None,
+        actor=subject,
+        action="session.login",
+        outcome="success",
+        kind="Account",
+        name=subject,
+        summary={"connector": issued.claims["conn"], "groups": list(groups)}
+        if "conn" in issued.claims
+        else None,
+    )
+    return {"token": issued.token}
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """The browser session: secure (unless the server runs without TLS), HttpOnly, SameSite=Lax."""
     response.set_cookie(
         COOKIE_NAME,
-        issued.token,
+        token,
         httponly=True,
-        secure=ctx.deps.secure_cookies,
+        secure=ctx_of(request).deps.secure_cookies,
         samesite="lax",
         max_age=int(timedelta(hours=24).total_seconds()),
         path="/",
     )
-    audit(request, None, actor=user, action="session.login", outcome="success", kind="Account", name=user)
-    return {"token": issued.token}
+
+
+def _ldap_connectors(settings: ServerSettings) -> list[LdapConnector]:
+    text = settings.cm.get("dex.config", "")
+    if not text.strip():
+        return []
+    try:
+        return parse_dex_ldap_connectors(text, dict(settings.secret))
+    except SsoConfigError as exc:
+        log.warning("dex.config: %s; LDAP login is off", exc)
+        return []
+
+
+async def _ldap_login(
+    request: Request, connectors: list[LdapConnector], user: str, password: str
+) -> tuple[tuple[LdapConnector, SsoUser] | None, str]:
+    """The first connector that knows ``user`` decides (Dex tries one connector; we try them in
+    order, skipping those where the user does not exist or the directory is down)."""
+    backends = ctx_of(request).deps.sso
+    if backends is None or backends.ldap_login is None:
+        return None, "LDAP login is not wired into this server"
+    failure = "invalid credentials"
+    for conn in connectors:
+        if conn.missing_refs:
+            log.warning(
+                "LDAP connector %s: unresolved secret references %s", conn.id, list(conn.missing_refs)
+            )
+        try:
+            return (conn, await backends.ldap_login(conn, user, password)), ""
+        except SsoLoginError as exc:
+            if exc.reason == "invalid_credentials":
+                return None, "invalid credentials"
+            if exc.reason in ("unavailable", "misconfigured", "ambiguous_user"):
+                log.warning("LDAP connector %s: %s", conn.id, exc)
+                failure = f"LDAP connector {conn.id}: {exc.reason}"
+    return None, failure
 
 
 @session.delete("", summary="Log out (revokes the session token)")
 async def logout(request: Request, response: Response, caller: CallerDep) -> dict[str, Any]:
     ctx = ctx_of(request)
-    if caller.kind == "session":
+    if caller.kind in ("session", "sso"):
         with ctx.lock:
             ctx.revoked.add(caller.token_id)
     response.delete_cookie(

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
-from argosy.api import accounts, apps, misc, projects, repos
+from argosy.api import accounts, apps, auth, misc, projects, repos
 from argosy.api.appcache import AppCache
 from argosy.api.context import ApiContext, ApiDeps
 from argosy.api.errors import GRPC_INVALID_ARGUMENT, ApiError
@@ -108,6 +108,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         misc.stream,
         misc.webhook,
         misc.health,
+        auth.router,
     ):
         app.include_router(router)
     return app

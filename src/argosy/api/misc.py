@@ -16,6 +16,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from argosy.api.common import APP_API, match_selector, parse_selector, strip_object
 from argosy.api.context import Caller, allowed, audit, authenticate, ctx_of
 from argosy.api.errors import GRPC_UNAVAILABLE, ApiError, bad_request, from_kube, unauthenticated
+from argosy.core.sso import SsoConfigError, dex_connectors, parse_oidc_config
 from argosy.model.repository import normalize_repo_url
 
 __all__ = ["health", "settings", "stream", "webhook"]
@@ -43,7 +44,27 @@ async def get_settings(request: Request) -> dict[str, Any]:
         "userLoginsDisabled": cm.get("users.anonymous.enabled", "false") == "true" and False,
         "passwordPattern": cfg.password_pattern,
         "controllerNamespace": ctx_of(request).deps.namespace,
+        **sso_settings(cm, cfg.secret),
     }
+
+
+def sso_settings(cm: Mapping[str, str], secret: Mapping[str, str]) -> dict[str, Any]:
+    """Argo CD's ``oidcConfig`` (name, issuer, clientID, scopes; never the secret) and
+    ``dexConfig.connectors`` (id, name, type), for the UI's SSO buttons. Unreadable config is left out."""
+    out: dict[str, Any] = {}
+    try:
+        oidc = parse_oidc_config(cm.get("oidc.config", ""), dict(secret))
+    except SsoConfigError:
+        oidc = None
+    if oidc is not None:
+        out["oidcConfig"] = oidc.public()
+    try:
+        connectors = dex_connectors(cm.get("dex.config", ""))
+    except SsoConfigError:
+        connectors = []
+    if connectors:
+        out["dexConfig"] = {"connectors": [{"id": c.id, "name": c.name, "type": c.type} for c in connectors]}
+    return out
 
 
 # -- SSE ----------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ __all__ = [
     "issue_api_token",
     "issue_project_token",
     "issue_session_token",
+    "issue_sso_session_token",
     "project_role_tokens",
     "server_key",
     "verify_token",
@@ -61,7 +62,8 @@ MIN_KEY_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 DEFAULT_SESSION_TTL = timedelta(hours=24)  # Argo CD's users.session.duration default
 PROJECT_PREFIX = "proj:"
 
-TokenKind = Literal["session", "apiKey", "project"]
+TokenKind = Literal["session", "apiKey", "project", "sso"]
+CAPABILITY_SSO = "sso"  # ``cap`` of a session token from an SSO login (no local account behind it)
 # (project, role) -> the role's token list, or None if the project or the role does not exist.
 ProjectTokens = Callable[[str, str], Sequence[TokenRecord] | None]
 
@@ -164,6 +166,40 @@ def issue_session_token(
     }
     if groups:
         claims["groups"] = list(groups)
+    return IssuedToken(_sign(key, claims), TokenRecord(jti, iat, exp), claims)
+
+
+def issue_sso_session_token(
+    key: bytes,
+    subject: str,
+    now: datetime,
+    *,
+    connector: str,
+    groups: Sequence[str] = (),
+    email: str = "",
+    name: str = "",
+    ttl: timedelta = DEFAULT_SESSION_TTL,
+) -> IssuedToken:
+    """A session for an SSO identity (LDAP, OIDC, GitHub): ``cap: sso``, the connector in ``conn``.
+    Valid until ``exp`` unless logged out; it names no local account (see :func:`verify_token`)."""
+    iat = _ts(now)
+    exp = iat + int(ttl.total_seconds())
+    jti = str(uuid.uuid4())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": subject,
+        "jti": jti,
+        "iat": iat,
+        "nbf": iat,
+        "exp": exp,
+        "cap": CAPABILITY_SSO,
+        "conn": connector,
+        "groups": list(groups),
+    }
+    if email:
+        claims["email"] = email
+    if name:
+        claims["name"] = name
     return IssuedToken(_sign(key, claims), TokenRecord(jti, iat, exp), claims)
 
 
@@ -328,6 +364,14 @@ def verify_token(
 
     if sub.startswith(PROJECT_PREFIX):
         return _verify_project(sub, jti, iat, exp, now=now, project_tokens=project_tokens)
+    if claims.get("cap") == CAPABILITY_SSO:
+        if not jti:
+            raise TokenError("malformed", "the token has no jti claim")
+        if accounts.get(sub) is not None:  # an SSO identity never speaks for a local account
+            raise TokenError("unknown_account", f"{sub} is a local account, not an SSO identity")
+        if jti in revoked_sessions:
+            raise TokenError("revoked", "the session has been logged out")
+        return Principal(sub, "sso", jti, iat, exp, groups)
 
     account = accounts.get(sub)
     if account is None:

@@ -1,0 +1,121 @@
+"""An ``argosy`` API server in a uvicorn subprocess, wired for SSO the way ``argosy server`` is.
+
+``start_sso_server(plane, namespace, tmp)`` runs ``create_app(ApiDeps(..., sso=sso_backends()))`` (the
+bootstrap's SSO wiring: LDAP through ``argosy.adapters.ldap``, OIDC/GitHub through
+``argosy.adapters.oidc``) on a free 127.0.0.1 port over plain HTTP (``secure_cookies=False``), with the
+audit log in ``tmp/audit.log``. The caller creates argocd-cm, argocd-rbac-cm and argocd-secret first;
+the server adds the signing key and the initial admin password as at every start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from argosy.deploy import crd_text
+from tests.support.cluster import ControlPlane
+from tests.unit.cli.serve import free_port
+
+__all__ = ["SsoApiServer", "install_crds", "start_sso_server"]
+
+SERVER_SCRIPT = """
+import dataclasses, sys
+import uvicorn
+from argosy.adapters.audit import AuditEvent, AuditLogWriter
+from argosy.adapters.kube import KubeClient
+from argosy.api import ApiDeps, create_app
+from argosy.bootstrap import sso_backends
+
+kubeconfig, namespace, port, audit_path = sys.argv[1:5]
+kube = KubeClient.from_kubeconfig(kubeconfig)
+writer = AuditLogWriter(audit_path)
+app = create_app(ApiDeps(kube=kube, namespace=namespace, secure_cookies=False, sso=sso_backends(),
+                         audit=lambda e: writer.write(AuditEvent(**dataclasses.asdict(e)))))
+uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")
+"""
+
+
+@dataclass
+class SsoApiServer:
+    port: int
+    namespace: str
+    audit: Path
+    config: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def cli(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "ARGOSY_"))}
+        env.update({"ARGOSY_CONFIG": str(self.config), "ARGOSY_POLL_INTERVAL": "0.2"})
+        if token:
+            env["ARGOCD_AUTH_TOKEN"] = token
+        return subprocess.run(
+            [sys.executable, "-m", "argosy.cli.main", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+
+    def stop(self) -> None:
+        proc, self.process = self.process, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def install_crds(plane: ControlPlane) -> None:
+    for name in ("application", "appproject"):
+        plane.kubectl("apply", "-f", "-", input=crd_text(name))
+    for crd in ("applications.argoproj.io", "appprojects.argoproj.io"):
+        plane.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+
+
+def start_sso_server(plane: ControlPlane, namespace: str, tmp: Path) -> SsoApiServer:
+    port = free_port()
+    server = SsoApiServer(port, namespace, tmp / "audit.log", tmp / "config", tmp / "server.log")
+    with server.log.open("w") as log:
+        server.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                SERVER_SCRIPT,
+                str(plane.kubeconfig),
+                namespace,
+                str(port),
+                str(server.audit),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.process.poll() is not None:
+            server.stop()
+            raise AssertionError("the API server did not start: " + server.log.read_text())
+        time.sleep(0.2)
