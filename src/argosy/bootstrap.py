@@ -526,6 +526,7 @@ def api_app(
             secure_cookies=secure_cookies,
             audit=lambda e: writer.write(AuditEvent(**dataclasses.asdict(e))),
             manifests=RepoManifestSource(rt.repo),
+            history=rt.history,
             sso=sso_backends(),
         )
     )

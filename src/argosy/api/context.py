@@ -19,6 +19,7 @@ from argosy.core.diff import mask_secret
 from argosy.core.passwords import LoginLimiter, RateLimitPolicy
 from argosy.core.tokens import Principal, TokenError, project_role_tokens, verify_token
 from argosy.ports.apiserver import ApiKube, AuditEntry, AuditSink, Clock
+from argosy.ports.history import HistoryReader
 from argosy.ports.sso import SsoBackends
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class ApiDeps:
     manifests: Any = None  # optional ManifestSource (see argosy.api.apps)
     watch_cache: bool = True  # serve application lists from a list+watch cache (argosy.api.appcache)
     gzip_level: int = 3  # gzip answers over 1 KB for clients that accept it (0: off)
+    history: HistoryReader | None = None  # the SQL history store: GET /api/v1/delivery/dora (None: 501)
     sso: SsoBackends | None = None  # LDAP login and the OIDC/GitHub HTTP client (argosy.api.auth)
 
 

@@ -8,14 +8,8 @@ from typing import Protocol
 from argosy.model.history import DeploymentRecord, OperationRecord
 
 
-class HistoryStore(Protocol):
-    async def record_operation(self, record: OperationRecord) -> None: ...
-
-    async def record_deployment(self, record: DeploymentRecord) -> None: ...
-
-    async def mark_healthy(self, app_namespace: str, app_name: str, revision: str, at: datetime) -> None:
-        """The first time an application is Synced and Healthy at ``revision`` (idempotent)."""
-        ...
+class HistoryReader(Protocol):
+    """The read side (the API's DORA route reads through it; it never writes)."""
 
     async def operations(
         self,
@@ -24,7 +18,9 @@ class HistoryStore(Protocol):
         app_name: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
-    ) -> list[OperationRecord]: ...
+    ) -> list[OperationRecord]:
+        """Newest first."""
+        ...
 
     async def deployments(
         self,
@@ -34,3 +30,13 @@ class HistoryStore(Protocol):
         environment: str | None = None,
         since: datetime | None = None,
     ) -> list[DeploymentRecord]: ...
+
+
+class HistoryStore(HistoryReader, Protocol):
+    async def record_operation(self, record: OperationRecord) -> None: ...
+
+    async def record_deployment(self, record: DeploymentRecord) -> None: ...
+
+    async def mark_healthy(self, app_namespace: str, app_name: str, revision: str, at: datetime) -> None:
+        """The first time an application is Synced and Healthy at ``revision`` (idempotent)."""
+        ...
