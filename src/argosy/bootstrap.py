@@ -171,7 +171,9 @@ async def runtime(
     """Build every part; the live cache is started (and stopped on exit). Run with :func:`run_controller`."""
     state = state_dir or default_state_dir()
     state.mkdir(parents=True, exist_ok=True)
-    kube = KubeClient.from_kubeconfig(kubeconfig)
+    metrics = PrometheusMetrics()
+    ctl_settings = settings or ControllerSettings(namespace=namespace, workers=workers)
+    kube = KubeClient.from_kubeconfig(kubeconfig, observer=metrics)
     stack = contextlib.AsyncExitStack()
     try:
         argocd_cm: dict[str, str] = {}
@@ -183,9 +185,17 @@ async def runtime(
         except Exception as exc:
             log.warning("argocd-cm resource filters: %s; using the defaults", exc)
             resource_settings = ResourceSettings()
-        cache = ClusterCache(kube, settings=resource_settings, options=CacheOptions())
+        cache = ClusterCache(
+            kube,
+            settings=resource_settings,
+            options=CacheOptions(),
+            observer=metrics,
+            metrics_server=ctl_settings.cluster_server,
+            cluster_name="in-cluster",
+        )
+        metrics.add_cluster_source(cache.stats)
         render_tools = tools or find_render_tools(progress)
-        git = GitClient(state / "git-cache")
+        git = GitClient(state / "git-cache", observer=metrics)
         # The RepoService asks the controller's live configuration for credentials at each call.
         config = ControllerConfig()
         repo = RepoService(
@@ -197,13 +207,11 @@ async def runtime(
         store: HistoryStore = (
             history if history is not None else await stack.enter_async_context(history_store(state))
         )
-        ctl_settings = settings or ControllerSettings(namespace=namespace, workers=workers)
 
         def on_repo_settings(known_hosts: Any, tls_certs: Any) -> None:
             git.set_known_hosts(known_hosts)
             git.set_tls_certs(tls_certs)
 
-        metrics = PrometheusMetrics()
         notifier = await _notifier(kube, namespace, store, metrics, stack)
         controller = Controller(
             kube,
@@ -526,7 +534,6 @@ def api_app(
             secure_cookies=secure_cookies,
             audit=lambda e: writer.write(AuditEvent(**dataclasses.asdict(e))),
             manifests=RepoManifestSource(rt.repo),
-            history=rt.history,
             sso=sso_backends(),
         )
     )

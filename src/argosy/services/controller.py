@@ -99,7 +99,7 @@ from argosy.model.repository import RepoCredentials, SSHKnownHost
 from argosy.model.resources import ResourceKey
 from argosy.ports.history import HistoryStore
 from argosy.ports.kube import KubeWatch, is_conflict, is_not_found
-from argosy.ports.metrics import AppMetricsInfo, Metrics, NullMetrics
+from argosy.ports.metrics import AppMetricsInfo, Metrics, NullMetrics, app_scope
 from argosy.services.compare import CompareResult, CompareSettings, compare_app
 from argosy.services.repo import DesiredState, DesiredStateRequest, RepoService
 from argosy.services.sync import (
@@ -695,14 +695,17 @@ class Controller:
         except ModelError as exc:
             log.warning("Application %s cannot be read: %s", name, exc)
             return None
-        if app.metadata.being_deleted:
-            return await self._finalize(app, raw)
-        if app.refresh_requested == "hard":
-            level = Level.HARD
-        elif app.refresh_requested:
-            level = max(level, Level.NORMAL)
-        outcome = await self._reconcile(app, level)
-        await self._write(name, outcome, remove_refresh=bool(app.refresh_requested))
+        # Kubernetes requests made from here on count for this app (argocd_app_k8s_request_total).
+        dry_run = bool(app.operation and app.operation.sync and app.operation.sync.dry_run)
+        with app_scope(app.namespace, app.name, app.spec.project_name, dry_run=dry_run):
+            if app.metadata.being_deleted:
+                return await self._finalize(app, raw)
+            if app.refresh_requested == "hard":
+                level = Level.HARD
+            elif app.refresh_requested:
+                level = max(level, Level.NORMAL)
+            outcome = await self._reconcile(app, level)
+            await self._write(name, outcome, remove_refresh=bool(app.refresh_requested))
         self._report_state(app, outcome.status)
         return outcome.requeue_after
 

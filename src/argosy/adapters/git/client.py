@@ -56,6 +56,7 @@ from argosy.model.repository import (
     repo_url_host,
     strip_url_password,
 )
+from argosy.ports.metrics import GitRequestObserver
 
 __all__ = ["DEFAULT_RESOLUTION_TTL", "DEFAULT_TIMEOUT", "GitClient", "GitStats"]
 
@@ -173,6 +174,7 @@ class GitClient:
     ``argocd-tls-certs-cm`` (``argosy.core.repocreds``); update them with :meth:`set_known_hosts`
     and :meth:`set_tls_certs`. ``extra_config`` adds ``git -c`` style settings (e.g.
     ``("protocol.version", "0")``) below the client's own. ``clock`` is monotonic seconds.
+    ``observer`` is told about each ls-remote and fetch (``argocd_git_request_*``; docs/metrics.md).
     """
 
     def __init__(
@@ -187,8 +189,10 @@ class GitClient:
         ssh: str = "ssh",
         extra_config: Sequence[tuple[str, str]] = (),
         clock: Callable[[], float] = time.monotonic,
+        observer: GitRequestObserver | None = None,
     ) -> None:
         self.cache_root = Path(cache_root).resolve()
+        self.observer = observer
         self.timeout = timeout
         self.resolution_ttl = resolution_ttl
         self.stats = GitStats()
@@ -482,7 +486,27 @@ class GitClient:
             verify = context
         return headers, verify
 
+    def _observe(
+        self, url: str, request_type: str, started: float, *, failed: bool, revision: str = ""
+    ) -> None:
+        if self.observer is None:
+            return
+        with contextlib.suppress(Exception):  # metrics never break a request
+            self.observer.record_git_request(
+                url, request_type, time.perf_counter() - started, failed=failed, revision=revision
+            )
+
     async def _ls_remote(self, url: str, inv: _Invocation) -> dict[str, str]:
+        started = time.perf_counter()
+        try:
+            refs = await self._ls_remote_unobserved(url, inv)
+        except Exception:
+            self._observe(url, "ls-remote", started, failed=True)
+            raise
+        self._observe(url, "ls-remote", started, failed=False)
+        return refs
+
+    async def _ls_remote_unobserved(self, url: str, inv: _Invocation) -> dict[str, str]:
         self.stats.ls_remote += 1
         settings = self._smart_http_settings(url, inv)
         if settings is not None:
@@ -611,7 +635,9 @@ class GitClient:
             args.append("--unshallow")
         args += ["origin", "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
         self.stats.fetch += 1
+        started = time.perf_counter()
         result = await self._run(args, url=url, inv=inv)
+        self._observe(url, "fetch", started, failed=result.returncode != 0)
         if result.returncode != 0:
             raise self._fail(url, result, inv, "fetch")
 
@@ -663,7 +689,11 @@ class GitClient:
         args = ["--git-dir", str(repo), "fetch", "--quiet", "--force", "--no-tags", "--no-write-fetch-head"]
         args += ["--depth=1", "origin", f"+{sha}:refs/argosy/commits/{sha}"]
         self.stats.fetch += 1
+        started = time.perf_counter()
         result = await self._run(args, url=url, inv=inv)
+        # A server that refuses unadvertised objects is not a failure: the full fetch below follows.
+        refused = result.returncode != 0 and bool(UNADVERTISED.search(result.stderr))
+        self._observe(url, "fetch", started, failed=result.returncode != 0 and not refused, revision=sha)
         if result.returncode != 0:
             kind = classify_stderr(result.stderr)
             if kind in (

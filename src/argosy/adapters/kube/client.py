@@ -29,7 +29,9 @@ from argosy.adapters.kube.errors import (
     Timeout,
     error_from_response,
 )
+from argosy.adapters.kube.requestinfo import request_info
 from argosy.model.resources import GroupKind
+from argosy.ports.metrics import KubeRequestObserver
 
 __all__ = ["KubeClient", "ListResult", "PatchType", "PropagationPolicy", "WatchEvent"]
 
@@ -89,6 +91,7 @@ class KubeClient:
     ``transport`` replaces the network (tests pass ``httpx.MockTransport``). ``http2`` is off by
     default: with httpx/httpcore's HTTP/2 (``h2``), several concurrent watch streams on one
     connection stopped delivering events (see docs/kube.md); HTTP/1.1 uses one connection per watch.
+    ``observer`` is told about every request (``argocd_app_k8s_request_total``; docs/metrics.md).
     """
 
     def __init__(
@@ -100,8 +103,10 @@ class KubeClient:
         http2: bool = False,
         user_agent: str = "argosy",
         discovery_concurrency: int = 16,
+        observer: KubeRequestObserver | None = None,
     ) -> None:
         self.config = config
+        self.observer = observer
         self._timeout = timeout
         headers = {"Accept": "application/json", "User-Agent": user_agent, **config.headers()}
         self._http = httpx.AsyncClient(
@@ -162,9 +167,12 @@ class KubeClient:
                 method, path, params=params, content=content, headers=headers, extensions=self._extensions
             )
         except httpx.TimeoutException as exc:
+            self._observe(method, path, params, 0)
             raise Timeout(f"{method} {path}: timed out ({type(exc).__name__})", retry_after=1.0) from None
         except httpx.TransportError as exc:
+            self._observe(method, path, params, 0)
             raise ConnectionFailed(f"{method} {path}: {type(exc).__name__}: {exc}", retry_after=1.0) from None
+        self._observe(method, path, params, response.status_code)
         if response.status_code >= 400:
             raise self._error(response, subject, secrets)
         if not response.content:
@@ -173,6 +181,21 @@ class KubeClient:
             return response.json()
         except ValueError:
             raise KubeError(f"{method} {path}: the apiserver returned a non-JSON body") from None
+
+    def _observe(self, method: str, path: str, params: Mapping[str, str] | None, status: int) -> None:
+        if self.observer is None:
+            return
+        info = request_info(method, path, params)
+        try:
+            self.observer.record_kube_request(
+                server=self.config.server,
+                verb=info.verb,
+                resource_kind=info.resource,
+                resource_namespace=info.namespace,
+                response_code=status,
+            )
+        except Exception:  # metrics never break a request
+            return
 
     @staticmethod
     def _error(
@@ -192,6 +215,11 @@ class KubeClient:
             name=name,
             secrets=secrets,
         )
+
+    async def server_version(self) -> dict[str, Any]:
+        """The apiserver's ``/version`` (``major``, ``minor``, ``gitVersion``...)."""
+        body = await self._request("GET", "/version")
+        return dict(body) if isinstance(body, Mapping) else {}
 
     # --- discovery -------------------------------------------------------------------------------
 
@@ -389,6 +417,7 @@ class KubeClient:
             async with self._http.stream(
                 "GET", path, params=params, timeout=timeout, extensions=self._extensions
             ) as response:
+                self._observe("GET", path, params, response.status_code)
                 if response.status_code >= 400:
                     await response.aread()
                     raise self._error(response, (kind, ns or "", ""))

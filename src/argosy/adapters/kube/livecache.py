@@ -38,6 +38,7 @@ from argosy.adapters.kube.discovery import APIResource, Discovery
 from argosy.adapters.kube.errors import Gone, KubeError
 from argosy.model.annotations import ANNOTATION_TRACKING_ID, LABEL_APP_INSTANCE
 from argosy.model.resources import GroupKind, ResourceKey, group_of_api_version
+from argosy.ports.metrics import ClusterEventObserver, ClusterStats
 
 __all__ = [
     "ALWAYS_EXCLUDED",
@@ -338,7 +339,12 @@ def _owner_refs(
 
 
 class ClusterCache:
-    """List + watch every resource type of one cluster. ``await start()``, then ``await stop()``."""
+    """List + watch every resource type of one cluster. ``await start()``, then ``await stop()``.
+
+    ``observer`` is told about every watch event applied (``argocd_cluster_events_total``);
+    :meth:`stats` gives the ``argocd_cluster_*`` figures, labelled with ``metrics_server`` (default
+    ``cluster``) and ``cluster_name``.
+    """
 
     def __init__(
         self,
@@ -347,11 +353,20 @@ class ClusterCache:
         settings: ResourceSettings | None = None,
         options: CacheOptions | None = None,
         cluster: str | None = None,
+        observer: ClusterEventObserver | None = None,
+        metrics_server: str | None = None,
+        cluster_name: str = "",
     ) -> None:
         self.client = client
         self.settings = settings or ResourceSettings()
         self.options = options or CacheOptions()
         self.cluster = cluster if cluster is not None else client.config.server
+        self.observer = observer
+        self.metrics_server = metrics_server or self.cluster
+        self.cluster_name = cluster_name
+        self.k8s_version = ""
+        self._listed_at: dict[GroupKind, float] = {}
+        self._discovery_failed = False
         self._resources: dict[ResourceKey, CachedResource] = {}
         self._by_type: dict[GroupKind, set[ResourceKey]] = {}
         self._children: dict[ResourceKey, set[ResourceKey]] = {}
@@ -373,6 +388,7 @@ class ClusterCache:
 
     async def start(self, *, wait: bool = True, timeout: float = 60.0) -> None:
         """Discover the types, start their list+watch loops and (``wait``) wait for the first lists."""
+        await self._read_version()
         await self._sync_types(await self.client.discover())
         self._background.append(asyncio.create_task(self._flush_loop(), name="livecache-flush"))
         self._background.append(asyncio.create_task(self._discovery_loop(), name="livecache-discovery"))
@@ -405,6 +421,43 @@ class ClusterCache:
     def request_discovery(self) -> None:
         """Re-run discovery soon (new or removed CRDs, aggregated APIs coming back)."""
         self._discovery_wanted.set()
+
+    # --- metrics ---------------------------------------------------------------------------------
+
+    async def _read_version(self) -> None:
+        """``major.minor`` of the apiserver, as Argo CD's ``k8s_version`` label (kept on failure)."""
+        try:
+            version = await self.client.server_version()
+        except KubeError as exc:
+            log.debug("live cache: /version of %s: %s", self.cluster, exc)
+            return
+        major, minor = str(version.get("major") or ""), str(version.get("minor") or "")
+        if major and minor:
+            self.k8s_version = f"{major}.{minor}"
+
+    def stats(self) -> ClusterStats:
+        """Objects cached, types watched, seconds since the oldest type's last list (Argo CD's cache
+        age: time since the last full sync) and whether the cluster answers (discovery works and not
+        every watched type is failing)."""
+        now = time.monotonic()
+        listed = [self._listed_at[gk] for gk in self._watched if gk in self._listed_at]
+        failing = sum(1 for gk in self._watched if gk in self.last_errors)
+        connected = not self._discovery_failed and (not self._watched or failing < len(self._watched))
+        return ClusterStats(
+            server=self.metrics_server,
+            name=self.cluster_name,
+            k8s_version=self.k8s_version,
+            api_resource_objects=len(self._resources),
+            api_resources=len(self._watched),
+            connected=connected,
+            cache_age_seconds=max(0.0, now - min(listed)) if listed else 0.0,
+        )
+
+    def _observe_event(self, res: APIResource) -> None:
+        if self.observer is None:
+            return
+        with contextlib.suppress(Exception):  # metrics never break the cache
+            self.observer.record_cluster_event(self.metrics_server, res.group, res.kind)
 
     # --- queries ---------------------------------------------------------------------------------
 
@@ -661,16 +714,20 @@ class ClusterCache:
             try:
                 discovery = await self.client.discover(refresh=True)
             except KubeError as exc:
+                self._discovery_failed = True
                 log.warning("live cache discovery of %s failed: %s", self.cluster, exc)
                 await asyncio.sleep(self.options.backoff_initial)
                 self._discovery_wanted.set()
                 continue
+            self._discovery_failed = False
+            await self._read_version()
             await self._sync_types(discovery)
 
     async def _list(self, res: APIResource) -> str:
         async with self._list_semaphore:
             listed = await self.client.list(res.api_version, res.kind, limit=self.options.page_size)
         self._replace_type(res, listed.items)
+        self._listed_at[res.group_kind] = time.monotonic()
         self.relists[res.group_kind] = self.relists.get(res.group_kind, 0) + 1
         self._synced[res.group_kind].set()
         return listed.resource_version
@@ -696,6 +753,7 @@ class ClusterCache:
                         async for event in events:
                             if event.type != "BOOKMARK":
                                 self._apply_event(res, event)
+                                self._observe_event(res)
                             resource_version = event.resource_version or resource_version
             except asyncio.CancelledError:
                 raise

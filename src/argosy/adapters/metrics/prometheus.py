@@ -4,14 +4,19 @@ export, plus the legacy ones the spec's alerts query and Argosy's DORA gauges.""
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from argosy.ports.metrics import AppMetricsInfo
+from argosy.ports.metrics import AppMetricsInfo, ClusterStats, current_app
 
-__all__ = ["CONTENT_TYPE", "HEALTH_STATUSES", "PrometheusMetrics", "exposition"]
+__all__ = ["CONTENT_TYPE", "HEALTH_STATUSES", "PrometheusMetrics", "exposition", "repo_label"]
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 HEALTH_STATUSES = ("Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown")
@@ -23,6 +28,29 @@ SYNC_PHASES = ("Succeeded", "Failed", "Error", "Rollback")
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
+
+
+def repo_label(url: str) -> str:
+    """A repository URL fit for a label: no credentials.
+
+    HTTP(S) URLs lose their whole ``user:password@`` (a token is often passed as the user name);
+    other schemes (``ssh://git@host/...``, ``git://``) keep the user name and lose any password.
+    scp-like ``git@host:org/repo`` has no place for a password and is kept as it is.
+    """
+    text = url.strip()
+    if "://" not in text:
+        return text
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return "<unparseable repository URL>"
+    if "@" not in parts.netloc:
+        return text
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    keep_user = parts.scheme.lower() not in ("http", "https") and user
+    netloc = f"{user}@{hostport}" if keep_user else hostport
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class PrometheusMetrics:
@@ -125,6 +153,11 @@ class PrometheusMetrics:
         self.cluster_cache_age = Gauge(
             "argocd_cluster_cache_age_seconds", "Cluster cache age in seconds.", ["server"], registry=r
         )
+        self.cluster_events_total = Counter(
+            "argocd_cluster_events_total", "Number of processes k8s resource events.",
+            ["server", "group", "kind"], registry=r,
+        )  # fmt: skip
+        self._cluster_sources: list[Callable[[], ClusterStats | None]] = []
         self.notifications_deliveries_total = Counter(
             "argocd_notifications_deliveries_total", "Number of delivered notifications.",
             ["trigger", "service", "succeeded"], registry=r,
@@ -160,7 +193,7 @@ class PrometheusMetrics:
     def set_app_state(self, info: AppMetricsInfo) -> None:
         key = (info.namespace, info.name)
         labels = (
-            info.namespace, info.name, info.project, _bool(info.autosync_enabled), info.repo,
+            info.namespace, info.name, info.project, _bool(info.autosync_enabled), repo_label(info.repo),
             info.dest_server, info.dest_namespace, info.sync_status, info.health_status, info.operation,
         )  # fmt: skip
         health = (info.namespace, info.name, info.project, info.health_status)
@@ -231,11 +264,30 @@ class PrometheusMetrics:
             _bool(dry_run),
         ).inc()  # fmt: skip
 
+    def record_kube_request(
+        self, *, server: str, verb: str, resource_kind: str, resource_namespace: str, response_code: int
+    ) -> None:
+        """``KubeRequestObserver``: the app labels come from the enclosing ``app_scope`` (empty outside
+        one, as Argo CD's cluster-level requests)."""
+        app = current_app()
+        self.record_k8s_request(
+            namespace=app.namespace if app else "",
+            name=app.name if app else "",
+            project=app.project if app else "",
+            server=server,
+            verb=verb,
+            resource_kind=resource_kind,
+            resource_namespace=resource_namespace,
+            response_code=response_code,
+            dry_run=app.dry_run if app else False,
+        )
+
     # ------------------------------------------------------------------------- repo server
 
     def record_git_request(
         self, repo: str, request_type: str, seconds: float, *, failed: bool = False, revision: str = ""
     ) -> None:
+        repo = repo_label(repo)
         self.git_request_total.labels(repo, request_type).inc()
         self.git_request_duration.labels(repo, request_type).observe(seconds)
         if failed:
@@ -269,6 +321,34 @@ class PrometheusMetrics:
         self.cluster_api_resource_objects.labels(server).set(api_resource_objects)
         self.cluster_api_resources.labels(server).set(api_resources)
         self.cluster_cache_age.labels(server).set(cache_age_seconds)
+
+    def record_cluster_event(self, server: str, group: str, kind: str) -> None:
+        """``ClusterEventObserver``: one watch event applied by a live cache."""
+        self.cluster_events_total.labels(server, group, kind).inc()
+
+    def add_cluster_source(self, source: Callable[[], ClusterStats | None]) -> None:
+        """Read ``source()`` (a live cache's figures) at each scrape into the ``argocd_cluster_*`` gauges."""
+        self._cluster_sources.append(source)
+
+    def refresh(self) -> None:
+        """Pull the figures read at scrape time (the cluster sources); called by :func:`exposition`."""
+        for source in self._cluster_sources:
+            try:
+                stats = source()
+            except Exception as exc:
+                log.warning("cluster metrics: %s", exc)
+                continue
+            if stats is None:
+                continue
+            self.set_cluster_info(
+                stats.server,
+                name=stats.name,
+                k8s_version=stats.k8s_version,
+                api_resource_objects=stats.api_resource_objects,
+                api_resources=stats.api_resources,
+                connected=stats.connected,
+                cache_age_seconds=stats.cache_age_seconds,
+            )
 
     # ----------------------------------------------------------------------- notifications
 
@@ -312,6 +392,7 @@ class PrometheusMetrics:
 
 def exposition(metrics: PrometheusMetrics) -> bytes:
     """The ``/metrics`` body in Prometheus text format 0.0.4 (serve with ``CONTENT_TYPE``)."""
+    metrics.refresh()
     data: bytes = generate_latest(metrics.registry)
     # Drop the ``*_created`` samples prometheus_client adds to counters and histograms: Argo CD has none,
     # and they would double the series count. Done here rather than with the process-wide switch.
