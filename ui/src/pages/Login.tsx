@@ -5,17 +5,32 @@ import { navigate } from "../router";
 import { useSession } from "../session";
 
 interface SsoOption {
+  key: string;
   name: string;
+  /** oidc: oidc.config; dex: a dex.config connector that redirects (GitHub...); ldap: username and password here. */
   kind: "oidc" | "ldap" | "dex";
+  connector?: string;
 }
 
-function ssoOptions(settings: any): SsoOption[] {  // eslint-disable-line @typescript-eslint/no-explicit-any
+/** The SSO choices `GET /api/v1/settings` lists (Argo CD's shape): `oidcConfig` {name, issuer, ...} and
+ *  `dexConfig.connectors` [{id, name, type}]. LDAP connectors take the username and password on this
+ *  form (`POST /api/v1/session` tries them); the others redirect through `/auth/login`. */
+export function ssoOptions(settings: any): SsoOption[] {  // eslint-disable-line @typescript-eslint/no-explicit-any
   const out: SsoOption[] = [];
   if (!settings) return out;
-  if (settings.oidcConfig?.name || settings.oidcConfig?.issuer) out.push({ name: settings.oidcConfig.name || "OIDC", kind: "oidc" });
-  for (const c of settings.dexConfig?.connectors ?? []) out.push({ name: c.name || c.type, kind: c.type === "ldap" ? "ldap" : "dex" });
-  if (settings.ldapConfig || settings.ldap?.enabled) out.push({ name: settings.ldapConfig?.name || "LDAP", kind: "ldap" });
+  const oidc = settings.oidcConfig;
+  if (oidc && (oidc.name || oidc.issuer)) out.push({ key: "oidc", name: oidc.name || "OIDC", kind: "oidc" });
+  for (const c of settings.dexConfig?.connectors ?? []) {
+    if (!c || !c.id) continue;
+    const name = c.name || c.type || c.id;
+    out.push({ key: `dex-${c.id}`, name, kind: c.type === "ldap" ? "ldap" : "dex", connector: String(c.id) });
+  }
   return out;
+}
+
+export function ssoHref(o: SsoOption, returnUrl: string): string {
+  const ret = `return_url=${encodeURIComponent(returnUrl)}`;
+  return o.kind === "dex" && o.connector ? `/auth/login?connector=${encodeURIComponent(o.connector)}&${ret}` : `/auth/login?${ret}`;
 }
 
 export function LoginPage() {
@@ -28,6 +43,7 @@ export function LoginPage() {
   const settings = useLoad(() => get("/api/v1/settings"), []);
   const options = ssoOptions(settings.data);
   const returnTo = new URLSearchParams(location.search).get("return") || "/applications";
+  const safeReturn = returnTo.startsWith("/") && !returnTo.startsWith("//") && !returnTo.startsWith("/login") ? returnTo : "/applications";
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -37,7 +53,7 @@ export function LoginPage() {
       const r = await post<{ token: string }>("/api/v1/session", { username, password });
       setToken(r.token);
       await refresh();
-      navigate(returnTo.startsWith("/") && !returnTo.startsWith("/login") ? returnTo : "/applications", true);
+      navigate(safeReturn, true);
     } catch (err) {
       setError(err);
     } finally {
@@ -58,9 +74,9 @@ export function LoginPage() {
             <div className="muted">or</div>
             {options.map((o) =>
               o.kind === "ldap" ? (
-                <button type="button" key={o.name} onClick={() => setLdap(o.name)} data-testid="sso-ldap">Log in via {o.name}</button>
+                <button type="button" key={o.key} onClick={() => setLdap(o.name)} data-testid="sso-ldap">Log in via {o.name}</button>
               ) : (
-                <a key={o.name} className="button" data-testid="sso-oidc" href={`/auth/login?return_url=${encodeURIComponent(location.origin + returnTo)}`}>Log in via {o.name}</a>
+                <a key={o.key} className="button" data-testid={o.kind === "oidc" ? "sso-oidc" : "sso-dex"} data-connector={o.connector ?? ""} href={ssoHref(o, location.origin + safeReturn)}>Log in via {o.name}</a>
               ),
             )}
           </div>
