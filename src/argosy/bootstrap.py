@@ -28,6 +28,7 @@ from argosy.adapters.db import SqlStore, default_sqlite_url, open_store
 from argosy.adapters.git import GitClient
 from argosy.adapters.kube import KubeClient
 from argosy.adapters.kube.livecache import CacheOptions, ClusterCache, ResourceSettings
+from argosy.adapters.kube.remote import RemoteClusters
 from argosy.adapters.metrics import PrometheusMetrics, exposition
 from argosy.adapters.notifiers import Notifiers
 from argosy.adapters.render import RenderTools, render_source, tool_versions
@@ -223,6 +224,7 @@ async def runtime(
             on_repo_settings=on_repo_settings,
             metrics=metrics,
             on_app_written=notifier.on_app if notifier is not None else None,
+            clusters=RemoteClusters(resource_settings=resource_settings),
         )
         elector = (
             LeaderElector(kube, lease or LeaseSettings(namespace=namespace)) if leader_election else None

@@ -100,6 +100,16 @@ from argosy.model.resources import ResourceKey
 from argosy.ports.history import HistoryStore
 from argosy.ports.kube import KubeWatch, is_conflict, is_not_found
 from argosy.ports.metrics import AppMetricsInfo, Metrics, NullMetrics, app_scope
+from argosy.services.clusters import (
+    IN_CLUSTER_NAME,
+    ClusterConnection,
+    ClusterConnector,
+    ClusterError,
+    ClusterSpec,
+    is_cluster_secret,
+    normalize_server,
+    parse_cluster_secret,
+)
 from argosy.services.compare import CompareResult, CompareSettings, compare_app
 from argosy.services.repo import DesiredState, DesiredStateRequest, RepoService
 from argosy.services.sync import (
@@ -172,6 +182,8 @@ class ControllerConfig:
     tls_certs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     health_overrides: HealthOverrides | None = None
     ignore_rules: tuple[IgnoreRule, ...] = ()
+    clusters: tuple[ClusterSpec, ...] = ()
+    """Destination clusters from cluster Secrets (``argocd.argoproj.io/secret-type: cluster``)."""
     problems: list[str] = field(default_factory=list)
 
     def credentials(self, url: str) -> RepoCredentials | None:
@@ -388,6 +400,16 @@ class _Outcome:
     requeue_after: float | None = None
 
 
+@dataclass(slots=True)
+class _Target:
+    """Where an application's objects live: the client and live cache of its destination cluster."""
+
+    kube: KubeWatch
+    cache: LiveCache
+    spec: ClusterSpec | None
+    """None: the in-cluster destination."""
+
+
 # --- the controller -----------------------------------------------------------------------------------
 
 
@@ -414,8 +436,13 @@ class Controller:
         clock: Callable[[], datetime] = _now,
         metrics: Metrics | None = None,
         on_app_written: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
+        clusters: ClusterConnector | None = None,
     ) -> None:
         self.kube = kube
+        self._connector = clusters
+        self._connections: dict[str, tuple[str, ClusterConnection, Callable[[], None]]] = {}
+        """Open connections to destination clusters: server -> (spec fingerprint, connection, unsubscribe)."""
+        self._connecting: dict[str, asyncio.Lock] = {}
         self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
         self._on_app_written = on_app_written
         self.cache = cache
@@ -432,7 +459,7 @@ class Controller:
         self._secrets: dict[str, dict[str, Any]] = {}
         self._queue = _WorkQueue()
         self._stop = asyncio.Event()
-        self._namespaced: dict[tuple[str, str], bool] = {}
+        self._namespaced: dict[tuple[str, str, str], bool] = {}
         self.reconciles = 0
         self.reconciled: dict[str, int] = {}
         """Reconcile count per application (tests check which controller did the work)."""
@@ -474,6 +501,8 @@ class Controller:
             for task in (*tasks, *workers):
                 task.cancel()
             await asyncio.gather(*tasks, *workers, return_exceptions=True)
+            for server in list(self._connections):
+                await self._disconnect(server)
 
     # --- configuration ---------------------------------------------------------------------------
 
@@ -506,6 +535,15 @@ class Controller:
             except Exception as exc:
                 cfg.problems.append(str(exc))
         cfg.repo_creds = parse_repository_secrets(self._secrets.values())
+        clusters = []
+        for secret in self._secrets.values():
+            if not is_cluster_secret(secret):
+                continue
+            try:
+                clusters.append(parse_cluster_secret(secret))
+            except ClusterError as exc:
+                cfg.problems.append(str(exc))
+        cfg.clusters = tuple(clusters)
         cfg.problems.extend(cfg.repo_creds.problems)
         known = self._configmaps.get("argocd-ssh-known-hosts-cm")
         if known is not None:
@@ -548,7 +586,74 @@ class Controller:
         else:
             self._secrets[name] = obj
         self._rebuild_config()
+        wanted = {c.server: c.fingerprint for c in self.config.clusters}
+        for server, (fingerprint, _conn, _unsub) in list(self._connections.items()):
+            if wanted.get(server) != fingerprint:
+                await self._disconnect(server)  # removed or changed: reconnect when next needed
         self._enqueue_all(Level.NORMAL)
+
+    # --- destination clusters --------------------------------------------------------------------
+
+    def _cluster_names(self) -> dict[str, str]:
+        """Cluster name -> server, for project destinations written with the other one."""
+        names = {IN_CLUSTER_NAME: normalize_server(self.settings.cluster_server)}
+        names.update({spec.name: spec.server for spec in self.config.clusters})
+        return names
+
+    def _cluster_spec(self, app: Application) -> tuple[ClusterSpec | None, str]:
+        """The destination's cluster: ``(None, "")`` for in-cluster, ``(spec, "")`` for a cluster
+        Secret, ``(None, message)`` when no cluster matches (Argo CD's wording)."""
+        dest = app.spec.destination
+        server = normalize_server(dest.server)
+        if server:
+            for spec in self.config.clusters:
+                if spec.server == server:
+                    return spec, ""
+            if server == normalize_server(self.settings.cluster_server):
+                return None, ""
+            return None, f"unable to find destination server: there are no clusters with this URL: {server}"
+        if dest.name:
+            for spec in self.config.clusters:
+                if spec.name == dest.name:
+                    return spec, ""
+            if dest.name == IN_CLUSTER_NAME:
+                return None, ""
+            return (
+                None,
+                f"unable to find destination server: there are no clusters with this name: {dest.name}",
+            )
+        return None, ""
+
+    async def _target(self, spec: ClusterSpec | None) -> _Target:
+        """The client and live cache of the destination (opened on first use, then kept)."""
+        if spec is None:
+            return _Target(self.kube, self.cache, None)
+        if self._connector is None:
+            raise ClusterError(f"cluster {spec.name!r}: remote clusters are not supported by this controller")
+        lock = self._connecting.setdefault(spec.server, asyncio.Lock())
+        async with lock:
+            entry = self._connections.get(spec.server)
+            if entry is not None and entry[0] != spec.fingerprint:
+                await self._disconnect(spec.server)
+                entry = None
+            if entry is None:
+                conn = await self._connector.connect(spec)
+                unsubscribe = conn.cache.subscribe(self._on_live_changes)
+                entry = (spec.fingerprint, conn, unsubscribe)
+                self._connections[spec.server] = entry
+        conn = entry[1]
+        return _Target(conn.kube, conn.cache, spec)
+
+    async def _disconnect(self, server: str) -> None:
+        entry = self._connections.pop(server, None)
+        if entry is None:
+            return
+        _fingerprint, conn, unsubscribe = entry
+        unsubscribe()
+        try:
+            await conn.close()
+        except Exception as exc:
+            log.info("closing the connection to %s: %s", server, exc)
 
     async def _on_project(self, kind: str, obj: dict[str, Any]) -> None:
         name = str(obj["metadata"]["name"])
@@ -739,11 +844,15 @@ class Controller:
             return AppProject.default(self.settings.namespace)
         return project
 
-    async def _is_namespaced(self, api_version: str, kind: str, manifest: Mapping[str, Any]) -> bool:
-        cache_key = (api_version, kind)
+    async def _is_namespaced(
+        self, api_version: str, kind: str, manifest: Mapping[str, Any], target: _Target | None = None
+    ) -> bool:
+        kube = target.kube if target is not None else self.kube
+        server = target.spec.server if target is not None and target.spec is not None else ""
+        cache_key = (server, api_version, kind)
         if cache_key not in self._namespaced:
             try:
-                self._namespaced[cache_key] = (await self.kube.resource(api_version, kind)).namespaced
+                self._namespaced[cache_key] = (await kube.resource(api_version, kind)).namespaced
             except Exception:
                 # Unknown kind (a CRD of the same sync): trust the manifest.
                 return bool((manifest.get("metadata") or {}).get("namespace"))
@@ -781,8 +890,16 @@ class Controller:
         else:
             conditions.extend(
                 ApplicationCondition(type=v.condition, message=v.message)
-                for v in check_application(project, app, control_namespace=self.settings.namespace)
+                for v in check_application(
+                    project,
+                    app,
+                    control_namespace=self.settings.namespace,
+                    clusters=self._cluster_names(),
+                )
             )
+        cluster, unknown_cluster = self._cluster_spec(app)
+        if unknown_cluster:
+            conditions.append(ApplicationCondition(type=CONDITION_INVALID_SPEC, message=unknown_cluster))
         if project is None or any(c.type == CONDITION_INVALID_SPEC for c in conditions):
             new_status = replace(
                 status,
@@ -807,15 +924,25 @@ class Controller:
                 clear = app.operation
             return _Outcome(new_status, clear_operation=clear)
 
-        # --- desired state -------------------------------------------------------------------------
+        # --- destination cluster and desired state ---------------------------------------------------
         try:
+            target = await self._target(cluster)
+        except Exception as exc:
+            name = cluster.name if cluster is not None else "in-cluster"
+            log.warning("cluster %s: %s", name, exc)
+            target = None
+            failure = f"Failed to load live state: cannot connect to cluster {name!r}: {exc}"
+        try:
+            if target is None:
+                raise RuntimeError(failure)
             desired = await self.repo.desired_state(
                 self._request(app), refresh=level >= Level.NORMAL, hard_refresh=level >= Level.HARD
             )
         except Exception as exc:
             conditions.append(
                 ApplicationCondition(
-                    type=CONDITION_COMPARISON_ERROR, message=f"Failed to load target state: {exc}"
+                    type=CONDITION_COMPARISON_ERROR,
+                    message=str(exc) if target is None else f"Failed to load target state: {exc}",
                 )
             )
             new_status = replace(
@@ -831,19 +958,38 @@ class Controller:
         refs = []
         dest_ns = app.spec.destination.namespace
         for m in desired.manifests:
-            namespaced = await self._is_namespaced(str(m.get("apiVersion") or ""), str(m.get("kind")), m)
+            namespaced = await self._is_namespaced(
+                str(m.get("apiVersion") or ""), str(m.get("kind")), m, target
+            )
             key = ResourceKey.from_manifest(m)
             if namespaced and not key.namespace:
                 key = ResourceKey(key.group, key.kind, dest_ns, key.name)
             refs.append(ResourceRef(key=key, namespaced=namespaced))
+        if cluster is not None and cluster.namespaces:
+            # Namespaced mode (the Secret's ``namespaces``), as Argo CD's sync checks it.
+            for ref in refs:
+                if not ref.namespaced and not cluster.cluster_resources:
+                    message = (
+                        f'Cluster level {ref.key.kind} "{ref.key.name}" can not be managed when in '
+                        "namespaced mode"
+                    )
+                elif ref.namespaced and not cluster.namespace_allowed(ref.key.namespace):
+                    message = (
+                        f'{ref.key.kind} "{ref.key.name}": namespace "{ref.key.namespace}" is not '
+                        f"managed by cluster {cluster.name!r}"
+                    )
+                else:
+                    continue
+                conditions.append(ApplicationCondition(type=CONDITION_SYNC_ERROR, message=message))
+                blocked.append(message)
         for violation in check_resources(project, refs):
             conditions.append(ApplicationCondition(type=violation.condition, message=violation.message))
             blocked.append(violation.message)
 
         # --- compare ---------------------------------------------------------------------------------
-        compare = await self._compare(app, desired)
+        compare = await self._compare(app, desired, target)
         if orphaned_resources_monitored(project):
-            orphans = await self._orphans(app, project, compare)
+            orphans = await self._orphans(app, project, compare, target)
             cond = orphaned_resources_condition(project, orphans)
             if cond is not None:
                 conditions.append(ApplicationCondition(type=cond.condition, message=cond.message))
@@ -934,6 +1080,7 @@ class Controller:
                 resume=resume,
                 retry_count=retry_count,
                 terminate=terminating,
+                cluster_target=target,
             )
             if again is not None:
                 requeue = again
@@ -945,13 +1092,13 @@ class Controller:
                 requeue = 0.0
         return _Outcome(status, clear_operation=clear, requeue_after=requeue)
 
-    async def _compare(self, app: Application, desired: DesiredState) -> CompareResult:
+    async def _compare(self, app: Application, desired: DesiredState, target: _Target) -> CompareResult:
         rules = self.config.ignore_rules
         with contextlib.suppress(Exception):
             rules = rules + parse_app_ignore_differences([plain(x) for x in app.spec.ignore_differences])
-        live = list(self.cache.snapshot(app.name).values())
+        live = list(target.cache.snapshot(app.name).values())
         return await compare_app(
-            self.kube,
+            target.kube,
             desired.manifests,
             live=live,
             settings=CompareSettings(
@@ -964,7 +1111,7 @@ class Controller:
         )
 
     async def _orphans(
-        self, app: Application, project: AppProject, compare: CompareResult
+        self, app: Application, project: AppProject, compare: CompareResult, target: _Target
     ) -> list[ResourceKey]:
         """Objects in the destination namespace that no application tracks (Argo CD's orphans)."""
         ns = app.spec.destination.namespace
@@ -978,7 +1125,7 @@ class Controller:
             ("v1", "Service"),
         ):
             try:
-                listed = await self.kube.list(api_version, kind, ns)
+                listed = await target.kube.list(api_version, kind, ns)
             except Exception as exc:
                 log.debug("orphans: cannot list %s: %s", kind, exc)
                 continue
@@ -1133,6 +1280,7 @@ class Controller:
         resume: str | None,
         retry_count: int,
         terminate: bool = False,
+        cluster_target: _Target | None = None,
     ) -> tuple[ApplicationStatus, float | None]:
         """Run (or resume) ``op`` to the end. Returns the new status and, when a retry is scheduled,
         the seconds until it. ``terminate``: the operation was asked to stop (phase Terminating)
@@ -1183,7 +1331,8 @@ class Controller:
         options = parse_sync_options([*policy.policy.sync_options, *sync.sync_options])
         strategy = sync.sync_strategy
         dest_ns = app.spec.destination.namespace
-        live = list(self.cache.snapshot(name).values())
+        cluster_target = cluster_target or _Target(self.kube, self.cache, None)
+        live = list(cluster_target.cache.snapshot(name).values())
         in_sync = frozenset(r.key for r in compare.resources if str(r.status) == "Synced")
         try:
             plan = build_plan(
@@ -1222,9 +1371,9 @@ class Controller:
             health_overrides=self.config.health_overrides,
         )
         try:
-            executor = SyncExecutor(self.kube, plan, settings, state=resume)
+            executor = SyncExecutor(cluster_target.kube, plan, settings, state=resume)
         except Exception:
-            executor = SyncExecutor(self.kube, plan, settings)
+            executor = SyncExecutor(cluster_target.kube, plan, settings)
         if terminate:
             return await self._terminated(
                 app,
@@ -1589,8 +1738,21 @@ class Controller:
         """Cascade deletion: prune every tracked resource (foreground), then drop the finalizer."""
         if not app.cascade_delete:
             return None
+        cluster, unknown = self._cluster_spec(app)
         remaining = []
-        for key, obj in self.cache.snapshot(app.name).items():
+        if unknown:
+            # Argo CD lets an app whose cluster is gone be deleted: nothing can be cleaned up there.
+            log.warning("%s: %s; removing the finalizer without deleting resources", app.name, unknown)
+            snapshot: Mapping[ResourceKey, dict[str, Any]] = {}
+            target = _Target(self.kube, self.cache, None)
+        else:
+            try:
+                target = await self._target(cluster)
+            except Exception as exc:
+                log.warning("%s: cannot reach its cluster to delete its resources: %s", app.name, exc)
+                return 10.0
+            snapshot = target.cache.snapshot(app.name)
+        for key, obj in snapshot.items():
             annotations = (obj.get("metadata") or {}).get("annotations") or {}
             options = str(annotations.get(ANNOTATION_SYNC_OPTIONS) or "")
             if "Delete=false" in options.replace(" ", "") or (obj.get("metadata") or {}).get(
@@ -1601,7 +1763,7 @@ class Controller:
             if (obj.get("metadata") or {}).get("deletionTimestamp"):
                 continue
             try:
-                await self.kube.delete(
+                await target.kube.delete(
                     str(obj.get("apiVersion") or ""),
                     key.kind,
                     key.name,
