@@ -7,7 +7,6 @@ gets 403 on ``sophia/*``.
 
 from __future__ import annotations
 
-import base64
 import json
 import textwrap
 from collections.abc import Iterator
@@ -17,34 +16,10 @@ import pytest
 
 from tests.support.cluster import ControlPlane
 from tests.support.ldap import BASE_DN, LdapServer, ldap_server  # noqa: F401 - the fixture
-from tests.support.sso_server import SsoApiServer, install_crds, start_sso_server
+from tests.support.sso_server import SPEC_POLICY, SsoApiServer, seed_sso_namespace, start_sso_server
 
 pytestmark = pytest.mark.integration
 
-SPEC_POLICY = textwrap.dedent(
-    """\
-    # Platform Admins - Full access
-    p, role:platform-admin, applications, *, */*, allow
-    g, sophia-intel-ai:platform-admins, role:platform-admin
-
-    # Artemis Team - Manage Artemis apps
-    p, role:artemis-team, applications, get, artemis/*, allow
-    p, role:artemis-team, applications, sync, artemis/*, allow
-    p, role:artemis-team, applications, action/*, artemis/*, allow
-    p, role:artemis-team, logs, get, artemis/*, allow
-    p, role:artemis-team, exec, create, artemis/*, deny  # No exec in prod
-    g, sophia-intel-ai:artemis-developers, role:artemis-team
-
-    # Sophia Team - Manage Sophia apps
-    p, role:sophia-team, applications, get, sophia/*, allow
-    p, role:sophia-team, applications, sync, sophia/*, allow
-    g, sophia-intel-ai:sophia-developers, role:sophia-team
-
-    # Read-only users
-    p, role:readonly, applications, get, */*, allow
-    g, sophia-intel-ai:developers, role:readonly
-    """
-)
 # The directory's group names, mapped onto the spec's GitHub-style group names.
 LDAP_POLICY = (
     "g, artemis-developers, sophia-intel-ai:artemis-developers\ng, developers, sophia-intel-ai:developers\n"
@@ -82,67 +57,18 @@ def dex_config(ldap: LdapServer) -> str:
     )
 
 
-def _apply(plane: ControlPlane, obj: dict[str, object]) -> None:
-    plane.kubectl("apply", "-f", "-", input=json.dumps(obj))
-
-
 @pytest.fixture(scope="module")
 def server(
     control_plane: ControlPlane,
     ldap_server: LdapServer,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[SsoApiServer]:
-    install_crds(control_plane)
-    ns = control_plane.new_namespace()
-    cm = {"dex.config": dex_config(ldap_server)}
-    rbac = {
-        "policy.default": "",
-        "policy.csv": SPEC_POLICY,
-        "policy.ldap.csv": LDAP_POLICY,
-        "scopes": "[groups]",
-    }
-    secret = {"dex.ldap.bindPW": base64.b64encode(ldap_server.bind_password.encode()).decode()}
-    meta = {"namespace": ns, "labels": {"app.kubernetes.io/part-of": "argocd"}}
-    _apply(
+    ns = seed_sso_namespace(
         control_plane,
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm", **meta}, "data": cm},
+        cm={"dex.config": dex_config(ldap_server)},
+        secret={"dex.ldap.bindPW": ldap_server.bind_password},
+        rbac={"policy.default": "", "policy.csv": SPEC_POLICY, "policy.ldap.csv": LDAP_POLICY},
     )
-    _apply(
-        control_plane,
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "argocd-rbac-cm", **meta},
-            "data": rbac,
-        },
-    )
-    _apply(
-        control_plane,
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "argocd-secret", **meta}, "data": secret},
-    )
-    for project in ("artemis", "sophia"):
-        _apply(
-            control_plane,
-            {
-                "apiVersion": "argoproj.io/v1alpha1",
-                "kind": "AppProject",
-                "metadata": {"name": project, "namespace": ns},
-                "spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}]},
-            },
-        )
-        _apply(
-            control_plane,
-            {
-                "apiVersion": "argoproj.io/v1alpha1",
-                "kind": "Application",
-                "metadata": {"name": f"{project}-web", "namespace": ns},
-                "spec": {
-                    "project": project,
-                    "source": {"repoURL": "https://git.example.com/apps.git", "path": project},
-                    "destination": {"server": "https://kubernetes.default.svc", "namespace": project},
-                },
-            },
-        )
     srv = start_sso_server(control_plane, ns, tmp_path_factory.mktemp("sso-ldap"))
     try:
         yield srv

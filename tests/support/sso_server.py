@@ -9,6 +9,7 @@ the server adds the signing key and the initial admin password as at every start
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from argosy.deploy import crd_text
 from tests.support.cluster import ControlPlane
 from tests.unit.cli.serve import free_port
 
-__all__ = ["SsoApiServer", "install_crds", "start_sso_server"]
+__all__ = ["SPEC_POLICY", "SsoApiServer", "install_crds", "seed_sso_namespace", "start_sso_server"]
 
 SERVER_SCRIPT = """
 import dataclasses, sys
@@ -91,8 +92,8 @@ def install_crds(plane: ControlPlane) -> None:
         plane.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
 
 
-def start_sso_server(plane: ControlPlane, namespace: str, tmp: Path) -> SsoApiServer:
-    port = free_port()
+def start_sso_server(plane: ControlPlane, namespace: str, tmp: Path, port: int | None = None) -> SsoApiServer:
+    port = port or free_port()
     server = SsoApiServer(port, namespace, tmp / "audit.log", tmp / "config", tmp / "server.log")
     with server.log.open("w") as log:
         server.process = subprocess.Popen(
@@ -119,3 +120,72 @@ def start_sso_server(plane: ControlPlane, namespace: str, tmp: Path) -> SsoApiSe
             server.stop()
             raise AssertionError("the API server did not start: " + server.log.read_text())
         time.sleep(0.2)
+
+
+SPEC_POLICY = """\
+# spec §6.1 (the lines these tests exercise)
+p, role:platform-admin, applications, *, */*, allow
+g, sophia-intel-ai:platform-admins, role:platform-admin
+
+p, role:artemis-team, applications, get, artemis/*, allow
+p, role:artemis-team, applications, sync, artemis/*, allow
+p, role:artemis-team, applications, action/*, artemis/*, allow
+p, role:artemis-team, logs, get, artemis/*, allow
+p, role:artemis-team, exec, create, artemis/*, deny  # No exec in prod
+g, sophia-intel-ai:artemis-developers, role:artemis-team
+
+p, role:sophia-team, applications, get, sophia/*, allow
+p, role:sophia-team, applications, sync, sophia/*, allow
+g, sophia-intel-ai:sophia-developers, role:sophia-team
+
+p, role:readonly, applications, get, */*, allow
+g, sophia-intel-ai:developers, role:readonly
+"""
+
+
+def seed_sso_namespace(
+    plane: ControlPlane, cm: dict[str, str], secret: dict[str, str], rbac: dict[str, str]
+) -> str:
+    """A fresh namespace with argocd-cm, argocd-rbac-cm, argocd-secret (values given in clear), the
+    AppProjects ``artemis`` and ``sophia`` and one Application in each (``artemis-web``, ``sophia-web``)."""
+    install_crds(plane)
+    ns = plane.new_namespace()
+    meta = {"namespace": ns, "labels": {"app.kubernetes.io/part-of": "argocd"}}
+    objs: list[dict[str, object]] = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm", **meta}, "data": cm},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "argocd-rbac-cm", **meta},
+            "data": rbac,
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "argocd-secret", **meta},
+            "stringData": secret,
+        },
+    ]
+    for project in ("artemis", "sophia"):
+        objs.append(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "AppProject",
+                "metadata": {"name": project, "namespace": ns},
+                "spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}]},
+            }
+        )
+        objs.append(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": f"{project}-web", "namespace": ns},
+                "spec": {
+                    "project": project,
+                    "source": {"repoURL": "https://git.example.com/apps.git", "path": project},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": project},
+                },
+            }
+        )
+    plane.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
+    return ns

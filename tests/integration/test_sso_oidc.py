@@ -1,0 +1,144 @@
+"""OIDC login end to end against a real OpenID provider (panva/oidc-provider, tests/support/oidc) on
+loopback: ``GET /auth/login`` redirects with PKCE, state and nonce; the provider's login and consent
+forms are posted as a browser would; ``/auth/callback`` exchanges the code (client_secret_basic, with
+the ``$oidc.clientSecret`` reference resolved from argocd-secret), verifies the ID token against the
+provider's JWKS, sets the session cookie and returns to ``return_url``. The groups claim drives the
+spec §6.1 policy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+import pytest
+
+from tests.support.cluster import ControlPlane
+from tests.support.oidc import OidcProvider, start_oidc_provider
+from tests.support.sso_server import SPEC_POLICY, SsoApiServer, seed_sso_namespace, start_sso_server
+from tests.unit.cli.serve import free_port
+
+pytestmark = pytest.mark.integration
+
+USERS: dict[str, dict[str, object]] = {
+    "olivia": {
+        "email": "olivia@sophia-intel-ai.com",
+        "name": "Olivia",
+        "groups": ["sophia-intel-ai:artemis-developers"],
+    },
+}
+
+
+@dataclass
+class Env:
+    server: SsoApiServer
+    provider: OidcProvider
+    plane: ControlPlane
+
+
+@pytest.fixture(scope="module")
+def env(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    tmp = tmp_path_factory.mktemp("sso-oidc")
+    port = free_port()
+    own = f"http://127.0.0.1:{port}"
+    provider = start_oidc_provider(f"{own}/auth/callback", USERS, tmp / "provider.log")
+    oidc_config = (
+        "name: Test IdP\n"
+        f"issuer: {provider.issuer}\n"
+        f"clientID: {provider.client_id}\n"
+        "clientSecret: $oidc.clientSecret\n"
+        'requestedScopes: ["openid", "profile", "email", "groups"]\n'
+        'requestedIDTokenClaims: {"groups": {"essential": true}}\n'
+    )
+    ns = seed_sso_namespace(
+        control_plane,
+        cm={"url": own, "oidc.config": oidc_config},
+        secret={"oidc.clientSecret": provider.client_secret},
+        rbac={"policy.default": "", "policy.csv": SPEC_POLICY},
+    )
+    server = start_sso_server(control_plane, ns, tmp, port=port)
+    try:
+        yield Env(server, provider, control_plane)
+    finally:
+        server.stop()
+        provider.stop()
+        control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def _post_form(client: httpx.Client, page: httpx.Response, fields: dict[str, str]) -> httpx.Response:
+    match = re.search(r'<form[^>]*action="([^"]+)"', page.text)
+    assert match, page.text[:500]
+    return client.post(urljoin(str(page.url), match.group(1)), data=fields, follow_redirects=True)
+
+
+def browser_login(client: httpx.Client, server: SsoApiServer, return_url: str, login: str) -> httpx.Response:
+    """What a browser does: follow the redirects, fill in the login form, accept the consent form."""
+    page = client.get(f"{server.url}/auth/login", params={"return_url": return_url}, follow_redirects=True)
+    assert 'name="login"' in page.text, page.text[:500]
+    page = _post_form(client, page, {"prompt": "login", "login": login, "password": "any-password"})
+    if 'name="prompt" value="consent"' in page.text:
+        page = _post_form(client, page, {"prompt": "consent"})
+    return page
+
+
+def test_oidc_login_with_pkce_sets_the_session_and_groups_drive_rbac(env: Env) -> None:
+    s = env.server
+    hops: list[str] = []
+    with httpx.Client(timeout=30, event_hooks={"request": [lambda r: hops.append(str(r.url))]}) as client:
+        page = browser_login(client, s, f"{s.url}/api/v1/session/userinfo", "olivia")
+        # the provider sent the browser to our callback, which redirected to return_url
+        authorize = next(u for u in hops if u.startswith(f"{env.provider.issuer}/auth?"))
+        q = {k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()}
+        assert q["code_challenge_method"] == "S256" and q["state"] and q["nonce"]
+        assert q["redirect_uri"] == f"{s.url}/auth/callback"
+        assert any(u.startswith(f"{s.url}/auth/callback?code=") for u in hops)
+        assert str(page.url) == f"{s.url}/api/v1/session/userinfo"
+        info = page.json()
+        assert info["loggedIn"] is True and info["username"] == "olivia"
+        assert info["groups"] == ["sophia-intel-ai:artemis-developers"]
+        callback = next(r for r in page.history if str(r.url).startswith(f"{s.url}/auth/callback"))
+        cookie = callback.headers["set-cookie"].lower()
+        assert "argocd.token=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+        token = client.cookies.get("argocd.token", domain="127.0.0.1", path="/")
+        assert token
+
+        auth = {"Authorization": f"Bearer {token}"}
+        ok = httpx.post(f"{s.url}/api/v1/applications/artemis-web/sync", json={}, headers=auth)
+        assert ok.status_code == 200, ok.text
+        op = env.plane.get_json("-n", s.namespace, "application", "artemis-web")["operation"]
+        assert op["initiatedBy"] == {"username": "olivia"}
+        denied = httpx.post(f"{s.url}/api/v1/applications/sophia-web/sync", json={}, headers=auth)
+        assert denied.status_code == 403
+
+        # the code is single-use and the flow cookie is gone: replaying the callback fails
+        replay = client.get(str(callback.url), follow_redirects=False)
+        assert replay.status_code == 400
+
+    text = s.audit.read_text()
+    assert env.provider.client_secret not in text
+    assert any(
+        e["action"] == "session.login" and e["actor"] == "olivia" and e["summary"]["connector"] == "oidc"
+        for e in map(json.loads, text.splitlines())
+    )
+
+
+def test_return_url_to_another_origin_lands_on_the_server_root(env: Env) -> None:
+    s = env.server
+    with httpx.Client(timeout=30) as client:
+        page = browser_login(client, s, "https://evil.example.com/steal", "olivia")
+        assert str(page.url) == f"{s.url}/"
+        assert client.cookies.get("argocd.token", domain="127.0.0.1", path="/")
+
+
+def test_forged_state_and_unknown_flow_are_refused(env: Env) -> None:
+    s = env.server
+    with httpx.Client(timeout=30) as client:
+        start = client.get(f"{s.url}/auth/login", follow_redirects=False)
+        assert start.status_code == 303
+        r = client.get(f"{s.url}/auth/callback", params={"code": "x", "state": "forged"})
+        assert r.status_code == 400
+    assert httpx.get(f"{s.url}/auth/callback", params={"code": "x", "state": "y"}).status_code == 400
