@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, S
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from argosy.core.automation import (
     SELF_HEAL_BACKOFF,
@@ -53,6 +53,7 @@ from argosy.core.project import (
     ResourceRef,
     check_application,
     check_resources,
+    orphaned_resources,
     orphaned_resources_condition,
     orphaned_resources_monitored,
     sync_window_verdict,
@@ -153,6 +154,28 @@ class LiveCache(Protocol):
     def subscribe(self, subscriber: Callable[[Any], Awaitable[None]]) -> Callable[[], None]: ...
 
     def snapshot(self, app_name: str) -> Mapping[ResourceKey, dict[str, Any]]: ...
+
+
+@runtime_checkable
+class LiveInventory(Protocol):
+    """Every object the live cache holds (``ClusterCache`` has it): for orphaned resources. ``get``
+    returns an entry with ``owners`` (owner references) and ``app`` (the tracking application)."""
+
+    def keys(self) -> Sequence[ResourceKey]: ...
+
+    def get(self, key: ResourceKey) -> Any: ...
+
+
+def _known_orphan_exclusion(key: ResourceKey) -> bool:
+    """Objects Kubernetes creates in every namespace, never reported as orphans (Argo CD's
+    ``isKnownOrphanedResourceExclusion``)."""
+    if key.group:
+        return False
+    return (
+        (key.kind == "Service" and key.namespace == "default" and key.name == "kubernetes")
+        or (key.kind == "ServiceAccount" and key.name == "default")
+        or (key.kind == "ConfigMap" and key.name == "kube-root-ca.crt")
+    )
 
 
 class Level(IntEnum):
@@ -1113,34 +1136,23 @@ class Controller:
     async def _orphans(
         self, app: Application, project: AppProject, compare: CompareResult, target: _Target
     ) -> list[ResourceKey]:
-        """Objects in the destination namespace that no application tracks (Argo CD's orphans)."""
+        """Argo CD's orphaned resources: top-level objects (no owner references) of every type the
+        live cache watches, in the destination namespace, that no application tracks, except
+        Argo CD's known exclusions and the project's ``orphanedResources.ignore``."""
         ns = app.spec.destination.namespace
-        if not ns:
+        cache = target.cache
+        if not ns or not isinstance(cache, LiveInventory):
             return []
-        found: list[ResourceKey] = []
-        for api_version, kind in (
-            ("v1", "ConfigMap"),
-            ("v1", "Secret"),
-            ("apps/v1", "Deployment"),
-            ("v1", "Service"),
-        ):
-            try:
-                listed = await target.kube.list(api_version, kind, ns)
-            except Exception as exc:
-                log.debug("orphans: cannot list %s: %s", kind, exc)
+        live: list[ResourceKey] = []
+        for key in cache.keys():  # noqa: SIM118 (a cache, not a dict)
+            if key.namespace != ns or _known_orphan_exclusion(key):
                 continue
-            for obj in listed.items:
-                meta = obj.get("metadata") or {}
-                annotations = meta.get("annotations") or {}
-                if "argocd.argoproj.io/tracking-id" in annotations or meta.get("ownerReferences"):
-                    continue
-                name = str(meta.get("name") or "")
-                if kind == "ConfigMap" and name == "kube-root-ca.crt":
-                    continue
-                if kind == "Secret" and str(obj.get("type", "")).startswith("kubernetes.io/service-account"):
-                    continue
-                found.append(ResourceKey.from_manifest(obj))
-        return found
+            entry = cache.get(key)
+            if entry is None or bool(getattr(entry, "owners", None)) or bool(getattr(entry, "app", None)):
+                continue
+            live.append(key)
+        managed = [r.key for r in compare.resources]
+        return list(orphaned_resources(project, live, managed, [ns]))
 
     def _note_healthy(
         self, app: Application, compare: CompareResult, desired: DesiredState, now: datetime
