@@ -1,4 +1,4 @@
-"""Notification senders: Slack, email (SMTP) and webhooks, one module each.
+"""Notification senders: Slack, email (SMTP), webhooks, Microsoft Teams and PagerDuty, one module each.
 
 Layer 3 (``argosy.adapters``): may import ``argosy.model``, ``argosy.ports`` and I/O libraries.
 Each sender's ``send(destination, rendered)`` returns once the service accepted the message and
@@ -15,15 +15,28 @@ from typing import Any
 import httpx
 
 from argosy.adapters.notifiers.email import EmailNotifier
+from argosy.adapters.notifiers.pagerduty import PagerDutyNotifier
 from argosy.adapters.notifiers.slack import SlackNotifier
+from argosy.adapters.notifiers.teams import TeamsNotifier
 from argosy.adapters.notifiers.webhook import WebhookNotifier
 from argosy.ports.notify import DeliveryTarget, NotificationSender, PermanentDeliveryError
 
-__all__ = ["EmailNotifier", "Notifiers", "SlackNotifier", "WebhookNotifier"]
+__all__ = [
+    "SERVICE_TYPES",
+    "EmailNotifier",
+    "Notifiers",
+    "PagerDutyNotifier",
+    "SlackNotifier",
+    "TeamsNotifier",
+    "WebhookNotifier",
+]
+
+SERVICE_TYPES = ("slack", "email", "webhook", "teams", "teams-workflows", "pagerdutyv2")
+"""The ``service.<type>`` types Argosy delivers to (``argosy.core.notify.lint`` keeps the same list)."""
 
 
 class Notifiers:
-    """Implements ``NotificationSender`` for the ``slack``, ``email`` and ``webhook`` service types."""
+    """Implements ``NotificationSender`` for the :data:`SERVICE_TYPES`."""
 
     def __init__(
         self,
@@ -39,6 +52,9 @@ class Notifiers:
             "slack": SlackNotifier(self._http),
             "webhook": WebhookNotifier(self._http, self._insecure),
             "email": EmailNotifier(tls_context=tls_context, timeout=timeout),
+            "teams": TeamsNotifier(self._http, self._insecure, workflows=False),
+            "teams-workflows": TeamsNotifier(self._http, self._insecure, workflows=True),
+            "pagerdutyv2": PagerDutyNotifier(self._http),
         }
 
     async def send(self, destination: DeliveryTarget, rendered: Mapping[str, Any]) -> None:

@@ -8,9 +8,18 @@ from typing import Any
 
 import httpx
 
-from argosy.ports.notify import PermanentDeliveryError, RetryableDeliveryError
+from argosy.ports.notify import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 
-__all__ = ["as_bool", "block", "classify_http", "json_field", "message_text", "transport_error"]
+__all__ = [
+    "as_bool",
+    "block",
+    "classify_http",
+    "json_field",
+    "message_text",
+    "scrub",
+    "scrubbed",
+    "transport_error",
+]
 
 
 def block(rendered: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -64,3 +73,17 @@ def classify_http(response: httpx.Response, what: str) -> None:
 
 def transport_error(exc: httpx.HTTPError, what: str) -> RetryableDeliveryError:
     return RetryableDeliveryError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret value (webhook URLs, routing keys) replaced by ``***``."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def scrubbed(exc: RetryableDeliveryError | PermanentDeliveryError, secrets: list[str]) -> DeliveryError:
+    """The same kind of error, its message scrubbed of ``secrets``."""
+    if isinstance(exc, RetryableDeliveryError):
+        return RetryableDeliveryError(scrub(str(exc), secrets), retry_after=exc.retry_after)
+    return PermanentDeliveryError(scrub(str(exc), secrets))

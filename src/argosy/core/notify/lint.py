@@ -19,6 +19,12 @@ NTF008    error     a subscription or ``defaultTriggers`` names a trigger that i
 NTF009    error     a subscription names a service that is not defined
 NTF010    info      a template prints a label that may be missing (renders ``<no value>``)
 NTF011    warning   a service refers to a ``$secret`` key the secret does not have
+NTF012    warning   a service type Argosy cannot deliver to (every message to it fails)
+NTF013    warning   ``service.teams``: Office 365 connectors were retired on 2026-03-31
+NTF014    error     a recipient of a teams/teams-workflows/pagerdutyv2 service that is not a key of its
+                    ``recipientUrls``/``serviceKeys``
+NTF015    error     a ``pagerdutyv2`` template block PagerDuty rejects (no summary or source, or a
+                    severity other than critical, error, warning, info)
 ========  ========  ===============================================================================
 """
 
@@ -79,6 +85,15 @@ NILABLE_FIELDS = frozenset(
         "rollback",
     }
 )
+SUPPORTED_SERVICE_TYPES = ("slack", "email", "webhook", "teams", "teams-workflows", "pagerdutyv2")
+"""The service types ``argosy.adapters.notifiers`` delivers to."""
+RECIPIENT_MAPS: Mapping[str, str] = {
+    "teams": "recipientUrls",
+    "teams-workflows": "recipientUrls",
+    "pagerdutyv2": "serviceKeys",
+}
+"""Service types whose recipient must be a key of one of their settings."""
+PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
 NO_EFFECT_SETTINGS: Mapping[str, Mapping[str, str]] = {
     "slack": {
         "signingSecret": "it only verified inbound requests for the retired argocd-notifications bot; "
@@ -271,6 +286,32 @@ def _lint_template_text(key: str, path: str, text: str, env: gotpl.Environment) 
         )
 
 
+def _lint_pagerduty_block(template_name: str, fields: Any) -> Iterator[Finding]:
+    if fields is None:
+        return
+    key = f"template.{template_name}"
+    if not isinstance(fields, Mapping):
+        yield Finding("NTF015", Severity.ERROR, "pagerdutyv2 must be a mapping of fields", key)
+        return
+    missing = [f for f in ("summary", "source") if not str(fields.get(f) or "").strip()]
+    if missing:
+        yield Finding(
+            "NTF015",
+            Severity.ERROR,
+            f"pagerdutyv2 has no {' or '.join(missing)}: PagerDuty requires both, every event is rejected",
+            key,
+        )
+    severity = fields.get("severity")
+    text = severity.strip() if isinstance(severity, str) else ""
+    if "{{" not in text and text.lower() not in PAGERDUTY_SEVERITIES:
+        yield Finding(
+            "NTF015",
+            Severity.ERROR,
+            f"pagerdutyv2.severity is {text!r}; PagerDuty accepts {', '.join(PAGERDUTY_SEVERITIES)}",
+            key,
+        )
+
+
 # --------------------------------------------------------------------------------------- config
 
 
@@ -300,6 +341,27 @@ def lint_config(
                     + (":<recipient>" if service.type != "webhook" else "")
                     + " to a subscription or a notifications.argoproj.io/subscribe.<trigger>."
                     f"{name} annotation",
+                    service.key,
+                )
+            )
+        if service.type not in SUPPORTED_SERVICE_TYPES:
+            hint = "; use service.pagerdutyv2 (Events API v2)" if service.type == "pagerduty" else ""
+            findings.append(
+                Finding(
+                    "NTF012",
+                    Severity.WARNING,
+                    f"service type {service.type!r} is not supported by Argosy: every message to "
+                    f"{name!r} fails (supported: {', '.join(SUPPORTED_SERVICE_TYPES)}){hint}",
+                    service.key,
+                )
+            )
+        if service.type == "teams":
+            findings.append(
+                Finding(
+                    "NTF013",
+                    Severity.WARNING,
+                    "Microsoft retired Office 365 connectors (the incoming webhooks service.teams posts "
+                    "to) on 2026-03-31; create a Workflows webhook and use service.teams-workflows",
                     service.key,
                 )
             )
@@ -364,6 +426,21 @@ def lint_config(
         where = "subscriptions" if sub.source == "configmap" else f"{sub.source} annotation"
         referenced.extend((t, where) for t in sub.triggers)
         for dest in sub.destinations:
+            target = config.services.get(dest.service)
+            setting = RECIPIENT_MAPS.get(target.type, "") if target is not None else ""
+            if target is not None and setting:
+                known = target.settings.get(setting)
+                if not isinstance(known, Mapping) or dest.recipient not in known:
+                    configured = ", ".join(sorted(map(str, known))) if isinstance(known, Mapping) else "none"
+                    findings.append(
+                        Finding(
+                            "NTF014",
+                            Severity.ERROR,
+                            f"recipient {dest.service}:{dest.recipient} is not a key of "
+                            f"service.{target.type} {setting} ({configured}): every message to it fails",
+                            where,
+                        )
+                    )
             if dest.service not in config.services:
                 findings.append(
                     Finding(
@@ -384,6 +461,7 @@ def lint_config(
     for template_name, template in sorted(config.templates.items()):
         for path, text in _leaves(template.body, template_name):
             findings.extend(_lint_template_text(f"template.{template_name}", path, text, env))
+        findings.extend(_lint_pagerduty_block(template_name, template.body.get("pagerdutyv2")))
 
     unique: list[Finding] = []
     for finding in findings:
