@@ -8,8 +8,11 @@ spec §6.1 policy.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -142,3 +145,85 @@ def test_forged_state_and_unknown_flow_are_refused(env: Env) -> None:
         r = client.get(f"{s.url}/auth/callback", params={"code": "x", "state": "forged"})
         assert r.status_code == 400
     assert httpx.get(f"{s.url}/auth/callback", params={"code": "x", "state": "y"}).status_code == 400
+
+
+def _follow_until(client: httpx.Client, response: httpx.Response, stop: str) -> httpx.Response | str:
+    """Follow redirects by hand; return the first Location under ``stop`` instead of requesting it."""
+    while response.is_redirect:
+        target = urljoin(str(response.url), response.headers["location"])
+        if target.startswith(stop):
+            return target
+        response = client.get(target, follow_redirects=False)
+    return response
+
+
+def test_bearer_id_token_from_the_provider_is_accepted_like_argocd_login_sso(env: Env) -> None:
+    """The test plays a CLI client of the provider: its own PKCE flow, its own code exchange, then the
+    ID token as the bearer on the API."""
+    s, p = env.server, env.provider
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {
+        "response_type": "code",
+        "client_id": p.client_id,
+        "redirect_uri": f"{s.url}/auth/callback",
+        "scope": "openid profile email groups",
+        "state": "cli-state",
+        "nonce": "cli-nonce",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    with httpx.Client(timeout=30) as client:
+        page = client.get(f"{p.issuer}/auth", params=params, follow_redirects=True)
+        match = re.search(r'<form[^>]*action="([^"]+)"', page.text)
+        assert match
+        r = client.post(
+            urljoin(str(page.url), match.group(1)),
+            data={"prompt": "login", "login": "olivia", "password": "x"},
+            follow_redirects=False,
+        )
+        outcome = _follow_until(client, r, s.url)
+        if isinstance(outcome, httpx.Response):  # the consent form
+            match = re.search(r'<form[^>]*action="([^"]+)"', outcome.text)
+            assert match, outcome.text[:300]
+            r = client.post(urljoin(str(outcome.url), match.group(1)), data={"prompt": "consent"})
+            outcome = _follow_until(client, r, s.url)
+        assert isinstance(outcome, str)
+        code = parse_qs(urlsplit(outcome).query)["code"][0]
+        answer = client.post(
+            f"{p.issuer}/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": f"{s.url}/auth/callback",
+                "code_verifier": verifier,
+            },
+            auth=(p.client_id, p.client_secret),
+        )
+        assert answer.status_code == 200, answer.text
+        id_token = answer.json()["id_token"]
+
+    auth = {"Authorization": f"Bearer {id_token}"}
+    info = httpx.get(f"{s.url}/api/v1/session/userinfo", headers=auth).json()
+    assert info["loggedIn"] is True and info["username"] == "olivia"
+    assert info["groups"] == ["sophia-intel-ai:artemis-developers"]
+    assert httpx.get(f"{s.url}/api/v1/applications/artemis-web", headers=auth).status_code == 200
+    assert (
+        httpx.post(f"{s.url}/api/v1/applications/sophia-web/sync", json={}, headers=auth).status_code == 403
+    )
+    head, body, sig = id_token.split(".")
+    forged_body = (
+        base64.urlsafe_b64encode(
+            json.dumps(
+                {
+                    **json.loads(base64.urlsafe_b64decode(body + "==")),
+                    "groups": ["sophia-intel-ai:platform-admins"],
+                }
+            ).encode()
+        )
+        .rstrip(b"=")
+        .decode()
+    )
+    forged = f"{head}.{forged_body}.{sig}"
+    r = httpx.get(f"{s.url}/api/v1/applications/sophia-web", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401 and forged not in r.text

@@ -19,10 +19,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
@@ -32,6 +34,7 @@ from argosy.api.context import ctx_of
 from argosy.api.errors import GRPC_UNAVAILABLE, ApiError, bad_request, permission_denied, unauthenticated
 from argosy.api.settings import ServerSettings
 from argosy.core.oidc import (
+    ASYMMETRIC,
     IdTokenError,
     new_flow,
     open_flow,
@@ -49,10 +52,10 @@ from argosy.core.sso import (
     parse_dex_github_connectors,
     parse_oidc_config,
 )
-from argosy.core.tokens import issue_sso_session_token
+from argosy.core.tokens import Principal, issue_sso_session_token
 from argosy.ports.sso import SsoHttp, SsoLoginError
 
-__all__ = ["authorization_url", "router", "safe_return_url"]
+__all__ = ["authorization_url", "provider_token_principal", "router", "safe_return_url"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/auth", tags=["SSO"])
@@ -60,6 +63,8 @@ FLOW_COOKIE = "argocd.oauthstate"
 OIDC_CONNECTOR = ""  # the flow's connector for oidc.config
 GITHUB_SCOPES = "user:email read:org"
 MAX_PAGES = 10
+JWKS_TTL = 300.0  # seconds a provider's discovery document and JWKS are reused for bearer ID tokens
+_provider_keys: dict[str, tuple[float, Mapping[str, Any]]] = {}  # issuer -> (fetched at, JWKS)
 
 
 def authorization_url(endpoint: str, params: Mapping[str, str]) -> str:
@@ -391,4 +396,71 @@ def _deny(request: Request, connector: str, message: str) -> None:
         kind="Account",
         name=connector or "oidc",
         message=message,
+    )
+
+
+# -- bearer ID tokens from the provider -------------------------------------------------------------
+
+
+async def _jwks(http: SsoHttp, cfg: OidcConfig, *, fresh: bool) -> Mapping[str, Any]:
+    cached = _provider_keys.get(cfg.issuer)
+    if cached is not None and not fresh and time.monotonic() - cached[0] < JWKS_TTL:
+        return cached[1]
+    doc = await _discovery(http, cfg)
+    keys = await http.get(str(doc["jwks_uri"]))
+    if keys.status != 200 or not isinstance(keys.json, Mapping):
+        raise _unavailable(f"the provider's JWKS could not be read (HTTP {keys.status})")
+    _provider_keys[cfg.issuer] = (time.monotonic(), keys.json)
+    return keys.json
+
+
+async def provider_token_principal(
+    request: Request, settings: ServerSettings, token: str
+) -> Principal | None:
+    """A bearer ID token issued by the ``oidc.config`` provider, as Argo CD accepts for CLI ``--sso``
+    sessions and CI: signature against the provider's JWKS (kept for 5 minutes, fetched again once when
+    no key matches), ``iss``, ``aud`` (the client id, ``cliClientID`` or ``allowedAudiences``), ``exp``.
+    None when the token is not such a token or does not verify (the caller answers 401)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        return None
+    backends = ctx_of(request).deps.sso
+    if header.get("alg") not in ASYMMETRIC or backends is None or backends.http is None:
+        return None
+    try:
+        cfg = parse_oidc_config(settings.cm.get("oidc.config", ""), dict(settings.secret))
+    except SsoConfigError:
+        return None
+    if cfg is None:
+        return None
+    now = ctx_of(request).now()
+    claims: dict[str, Any] | None = None
+    try:
+        for fresh in (False, True):
+            keys = await _jwks(backends.http, cfg, fresh=fresh)
+            try:
+                claims = verify_id_token(
+                    token, keys, issuer=cfg.issuer, audiences=cfg.audiences, nonce="", now=now
+                )
+                break
+            except IdTokenError as exc:
+                if exc.reason != "signature" or fresh:
+                    log.info("bearer ID token refused: %s", exc.reason)
+                    return None
+    except (ApiError, SsoLoginError) as exc:
+        log.warning("bearer ID token: the provider is unavailable: %s", exc)
+        return None
+    if claims is None:
+        return None
+    subject = str(claims["sub"])
+    if settings.accounts.get(subject) is not None:
+        return None
+    return Principal(
+        subject,
+        "sso",
+        str(claims.get("jti") or ""),
+        int(claims["iat"]),
+        int(claims["exp"]),
+        oidc_groups(claims),
     )

@@ -142,7 +142,12 @@ async def authenticate(request: Request) -> Caller:
             revoked_sessions=revoked,
         )
     except TokenError as exc:
-        raise unauthenticated(f"invalid session: {exc}") from exc
+        from argosy.api.auth import provider_token_principal  # noqa: PLC0415 - auth imports this module
+
+        found = await provider_token_principal(request, settings, token)
+        if found is None:
+            raise unauthenticated(f"invalid session: {exc}") from exc
+        principal = found
     # CSRF: a cross-site form can send the cookie but cannot set a custom header (no CORS here).
     if via_cookie and request.method not in SAFE_METHODS and not request.headers.get(CSRF_HEADER):
         raise permission_denied_csrf()

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
+    "ASYMMETRIC",
     "FLOW_TTL",
     "Flow",
     "IdTokenError",
