@@ -51,7 +51,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
             except Exception:
                 log.exception("could not create the default AppProject")
         if deps.watch_cache:
-            ctx.cache = AppCache(deps.kube, deps.namespace)
+            ctx.cache = AppCache(deps.kube, deps.namespace, gzip_level=deps.gzip_level)
             ctx.cache.start()
         ctx.ready = True
         try:
