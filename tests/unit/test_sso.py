@@ -412,3 +412,17 @@ def test_auth_login_redirects_to_the_provider_with_pkce_state_and_nonce(
     # a callback without the flow cookie (or with another state) is refused
     client.cookies.clear()
     assert client.get("/auth/callback", params={"code": "c", "state": q["state"]}).status_code == 400
+
+
+def test_rbac_scopes_with_email_match_an_sso_users_email(
+    sso_api: tuple[TestClient, FakeKube, StubDirectory],
+) -> None:
+    """spec §6.1 sets ``scopes: '[groups, email]'``: a ``g`` line on the email grants its role."""
+    client, kube, _ = sso_api
+    rbac = kube.obj("v1", "ConfigMap", "argocd-rbac-cm")
+    rbac["data"]["policy.csv"] += "g, erin@x, role:sophia-team\n"
+    token = client.post("/api/v1/session", json={"username": "erin", "password": "erin-ldap-pw"}).json()[
+        "token"
+    ]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/v1/applications/sophia-api/sync", json={}, headers=auth).status_code == 200

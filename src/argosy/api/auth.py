@@ -463,4 +463,5 @@ async def provider_token_principal(
         int(claims["iat"]),
         int(claims["exp"]),
         oidc_groups(claims),
+        str(claims.get("email") or ""),
     )

@@ -90,7 +90,10 @@ class Caller:
     principal: Principal | None = None
 
     def claims(self) -> dict[str, Any]:
-        return {"sub": self.subject, "groups": list(self.groups)}
+        out: dict[str, Any] = {"sub": self.subject, "groups": list(self.groups)}
+        if self.principal is not None and self.principal.email:  # SSO: RBAC scopes [groups, email]
+            out["email"] = self.principal.email
+        return out
 
 
 def ctx_of(request: Request) -> ApiContext:

@@ -26,7 +26,7 @@ __all__ = ["login", "logout"]
 def login(
     server: Annotated[str, typer.Argument(help="API server host:port.")],
     *,
-    username: Annotated[str, typer.Option("--username", help="Local account name.")] = "",
+    username: Annotated[str, typer.Option("--username", help="Local account or LDAP user name.")] = "",
     password: Annotated[str, typer.Option("--password", envvar="ARGOSY_PASSWORD", help="Password.")] = "",
     name: Annotated[str, typer.Option("--name", help="Context name (default: the server).")] = "",
     insecure: Annotated[bool, typer.Option("--insecure", help="Skip TLS verification.")] = False,
@@ -34,7 +34,8 @@ def login(
     grpc_web: GrpcWebOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Log in with a local account and save the session as the current context."""
+    """Log in with a local account or an LDAP user (dex.config LDAP connectors) and save the session as
+    the current context."""
     if not username:
         username = typer.prompt("Username")
     if not password:

@@ -90,6 +90,7 @@ class Principal:
     issued_at: int
     expires_at: int | None
     groups: tuple[str, ...] = ()
+    email: str = ""  # SSO sessions: the connector's email, for RBAC ``scopes: [groups, email]``
 
     @property
     def project_role(self) -> tuple[str, str] | None:
@@ -371,7 +372,8 @@ def verify_token(
             raise TokenError("unknown_account", f"{sub} is a local account, not an SSO identity")
         if jti in revoked_sessions:
             raise TokenError("revoked", "the session has been logged out")
-        return Principal(sub, "sso", jti, iat, exp, groups)
+        email = claims.get("email")
+        return Principal(sub, "sso", jti, iat, exp, groups, email if isinstance(email, str) else "")
 
     account = accounts.get(sub)
     if account is None:
