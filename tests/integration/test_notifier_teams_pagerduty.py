@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,9 +118,10 @@ def _no_secret_in(texts: list[str], secrets: dict[str, str]) -> None:
 
 
 def test_teams_and_pagerduty_receive_the_rendered_failure_once(
-    receiver: TeamsPagerDutyReceiver, tmp_path: Path
+    receiver: TeamsPagerDutyReceiver, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     secrets = secrets_for(receiver)
+    caplog.set_level(logging.INFO)  # as `argosy server --verbose`: httpx logs every request
     metrics = PrometheusMetrics()
 
     async def main() -> list[Any]:
@@ -186,6 +188,10 @@ def test_teams_and_pagerduty_receive_the_rendered_failure_once(
         labels = f'service="{service}",succeeded="true",trigger="on-sync-failed"'
         assert f"argocd_notifications_deliveries_total{{{labels}}} 1.0" in text
     _no_secret_in([text], secrets)
+    # httpx's request log names the requests but not the URLs, which are credentials
+    requests = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert len(requests) == 3 and all("<notification service URL>" in m for m in requests), requests
+    _no_secret_in([caplog.text], secrets)
 
 
 def test_receivers_down_then_up_get_each_message_exactly_once(

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from argosy.adapters.notifiers._common import redacted_request_logs
 from argosy.adapters.notifiers.email import EmailNotifier
 from argosy.adapters.notifiers.pagerduty import PagerDutyNotifier
 from argosy.adapters.notifiers.slack import SlackNotifier
@@ -61,7 +62,8 @@ class Notifiers:
         sender = self._senders.get(destination.service_type)
         if sender is None:
             raise PermanentDeliveryError(f"service type {destination.service_type!r} is not supported")
-        await sender.send(destination, rendered)
+        with redacted_request_logs():  # webhook URLs are credentials: never in httpx's request log
+            await sender.send(destination, rendered)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -16,6 +19,7 @@ __all__ = [
     "classify_http",
     "json_field",
     "message_text",
+    "redacted_request_logs",
     "scrub",
     "scrubbed",
     "transport_error",
@@ -87,3 +91,36 @@ def scrubbed(exc: RetryableDeliveryError | PermanentDeliveryError, secrets: list
     if isinstance(exc, RetryableDeliveryError):
         return RetryableDeliveryError(scrub(str(exc), secrets), retry_after=exc.retry_after)
     return PermanentDeliveryError(scrub(str(exc), secrets))
+
+
+_REDACT_URLS: ContextVar[bool] = ContextVar("argosy_notifier_redact_urls", default=False)
+_URL_PLACEHOLDER = "<notification service URL>"
+
+
+class _RedactRequestUrls(logging.Filter):
+    """httpx logs ``HTTP Request: <method> <url> ...`` at INFO: inside :func:`redacted_request_logs`
+    the URL (a Teams or Slack webhook URL is itself the credential) is replaced."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _REDACT_URLS.get() and isinstance(record.args, tuple) and len(record.args) >= 2:
+            args = list(record.args)
+            args[1] = _URL_PLACEHOLDER
+            record.args = tuple(args)
+        return True
+
+
+def _install_filter() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactRequestUrls) for f in logger.filters):
+        logger.addFilter(_RedactRequestUrls())
+
+
+@contextlib.contextmanager
+def redacted_request_logs() -> Iterator[None]:
+    """Requests sent inside the block (in this task) are logged by httpx without their URL."""
+    _install_filter()
+    token = _REDACT_URLS.set(True)
+    try:
+        yield
+    finally:
+        _REDACT_URLS.reset(token)
