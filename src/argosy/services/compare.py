@@ -174,10 +174,12 @@ class CompareResult:
 class CompareMemo:
     """Per-app memory of the last compare: a resource whose desired manifest and live
     ``resourceVersion`` are unchanged keeps its status (no dry run, no diff). Keep one per app
-    and pass it to every :func:`compare_app` of that app; ``clear()`` on a hard refresh."""
+    and pass it to every :func:`compare_app` of that app; ``clear()`` on a hard refresh. A
+    compare with other :class:`CompareSettings` than the last one starts from an empty memo."""
 
     def __init__(self) -> None:
         self._entries: dict[ResourceKey, tuple[Any, str, ResourceStatus]] = {}
+        self._settings: Any = None
         self.hits = 0
         self.misses = 0
 
@@ -186,6 +188,12 @@ class CompareMemo:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def use(self, settings: Any) -> None:
+        """Forget everything when ``settings`` differ from those of the last compare."""
+        if settings != self._settings:
+            self._entries.clear()
+            self._settings = settings
 
     def get(self, key: ResourceKey, desired: Any, version: str) -> ResourceStatus | None:
         """The remembered status when ``desired`` (compared by value) and the live version match."""
@@ -201,7 +209,7 @@ class CompareMemo:
         self._entries[key] = (desired, version, status)
 
     def retain(self, keys: Iterable[ResourceKey]) -> None:
-        wanted = set(keys)
+        wanted = keys if isinstance(keys, (set, frozenset)) else set(keys)
         for key in [k for k in self._entries if k not in wanted]:
             del self._entries[key]
 
@@ -225,7 +233,10 @@ def _compare_options(obj: Mapping[str, Any]) -> set[str]:
 
 def _counts(obj: Mapping[str, Any]) -> bool:
     """Whether a manifest takes part in the sync status (not a hook, not Skip)."""
-    info = ann.hook_info({str(k): str(v) for k, v in _annotations(obj).items()})
+    annotations = _annotations(obj)
+    if ann.ANNOTATION_HOOK not in annotations and ann.HELM_HOOK not in annotations:
+        return True  # the common case, without building the hook info
+    info = ann.hook_info({str(k): str(v) for k, v in annotations.items()})
     return not info.is_hook and not info.skip
 
 
@@ -233,7 +244,7 @@ async def compare_app(
     kube: Kube,
     desired: Iterable[Mapping[str, Any]],
     *,
-    live: Iterable[Mapping[str, Any]] | None = None,
+    live: Iterable[Mapping[str, Any]] | Mapping[ResourceKey, Mapping[str, Any]] | None = None,
     live_lookup: LiveLookup | None = None,
     settings: CompareSettings | None = None,
     memo: CompareMemo | None = None,
@@ -246,9 +257,12 @@ async def compare_app(
         if _counts(manifest):
             wanted[resource_key(manifest, settings.default_namespace)] = manifest
     known: dict[ResourceKey, Mapping[str, Any]] = {}
-    for obj in live or ():
-        if _counts(obj):
-            known[ResourceKey.from_manifest(obj)] = obj
+    if isinstance(live, Mapping):  # keyed already, e.g. ``cache.snapshot(app)``
+        known = {key: obj for key, obj in live.items() if _counts(obj)}
+    else:
+        for obj in live or ():
+            if _counts(obj):
+                known[ResourceKey.from_manifest(obj)] = obj
 
     async def fetch(key: ResourceKey, manifest: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if key in known:
@@ -283,12 +297,10 @@ async def compare_app(
                 ignore_extraneous=extraneous,
             )
         current = await fetch(key, manifest)
-        memo_desired: tuple[CompareSettings, Mapping[str, Any]] | None = None
         memo_version = ""
         if memo is not None and current is not None:
-            memo_desired = (settings, manifest)
             memo_version = _version(current)
-            hit = memo.get(key, memo_desired, memo_version)
+            hit = memo.get(key, manifest, memo_version)
             if hit is not None:
                 return hit
         target = _target(manifest, key, settings.app_name)
@@ -337,19 +349,21 @@ async def compare_app(
             dry_run_fingerprint=fingerprint,
         )
         if memo is not None and not note and memo_version:
-            remembered = (settings, plain_copy(manifest))
             # The fingerprint stays: the same object against the same live version dry-runs the same.
-            memo.put(key, remembered, memo_version, status)
+            memo.put(key, plain_copy(manifest), memo_version, status)
         return status
 
-    keys = sorted(set(wanted) | set(known))
+    every = set(wanted) | set(known)
+    keys = sorted(every)
+    if memo is not None:
+        memo.use(settings)
     if not settings.server_side_diff and all(k in known for k in wanted):
         # Everything is in memory (e.g. a live-cache snapshot): no I/O, so no tasks to schedule.
         statuses = tuple([await one(k) for k in keys])
     else:
         statuses = tuple(await asyncio.gather(*(one(k) for k in keys)))
     if memo is not None:
-        memo.retain(keys)
+        memo.retain(every)
     warnings = tuple(
         f"{SHARED_RESOURCE_WARNING}: {s.key.kind}/{s.key.name} is part of applications "
         f"{settings.app_name or '(this app)'} and {s.shared_with}"

@@ -438,3 +438,19 @@ async def test_cache_compare_sees_a_key_dropped_from_git_through_managed_fields(
         settings=CompareSettings(app_name="app", server_side_diff=False, managed_fields_base=False),
     )
     assert off.sync_status is SyncStatus.SYNCED  # Argo CD's two-way diff misses it
+
+
+async def test_compare_memo_forgets_statuses_when_the_settings_change_and_takes_a_keyed_snapshot() -> None:
+    fake = PatchingKube()
+    seed(fake, cm("a"), app="app")
+    memo = CompareMemo()
+    snapshot = {key("a"): copy.deepcopy(fake.objects[("ConfigMap", "ns", "a")])}
+    settings = CompareSettings(app_name="app", server_side_diff=False)
+    first = await compare_app(fake, [cm("a")], live=snapshot, settings=settings, memo=memo)
+    assert first.sync_status is SyncStatus.SYNCED and memo.misses == 1
+    await compare_app(fake, [cm("a")], live=snapshot, settings=settings, memo=memo)
+    assert memo.hits == 1
+    # Other settings (here: the two-way diff) must not reuse a status made with the old ones.
+    other = CompareSettings(app_name="app", server_side_diff=False, managed_fields_base=False)
+    await compare_app(fake, [cm("a")], live=snapshot, settings=other, memo=memo)
+    assert (memo.hits, memo.misses) == (1, 2)

@@ -199,8 +199,8 @@ def diff(
         assert desired is not None
         target = norm(desired)
         return finish(ResourceDiff(key, True, [FieldChange("", None, target)], None, target, "create"))
-    normalized_live = norm(live)
     if desired is None:
+        normalized_live = norm(live, share=True)
         return finish(
             ResourceDiff(key, True, [FieldChange("", normalized_live, None)], normalized_live, None, "delete")
         )
@@ -208,6 +208,7 @@ def diff(
     if opts.mode is DiffMode.SERVER_SIDE or (opts.mode is DiffMode.AUTO and predicted_live is not None):
         if predicted_live is None:
             raise ValueError(f"{key}: server-side diff needs the predicted live object from a dry-run")
+        normalized_live = norm(live, share=True)
         predicted = norm(predicted_live)
         strategy = "server-side"
     else:
@@ -216,15 +217,20 @@ def diff(
         if base is None and opts.applied_by:
             base = applied_configuration(live, opts.applied_by)
             strategy = "managed-fields" if base is not None else strategy
+        # The common no-op, checked on the objects as they are: when it holds for them it holds
+        # for their normalized forms too (normalizing drops the same fields from each side, and a
+        # Secret's stringData is never live), so no normalization is needed now.
+        unchanged = not secret and applies_no_change(desired, live, base)
+        if unchanged and not matching_rules(key, opts.ignore_rules):
+            return _UnchangedDiff(key, live, opts, strategy)
+        # Shares live's values below metadata: every step after this one copies what it changes.
+        normalized_live = norm(live, share=True)
         # Read only (predict_live copies what it keeps), so it may share the input's values.
         normalized_desired = norm(desired, share=True)
         normalized_base = norm(base, share=True) if base is not None else None
         if applies_no_change(normalized_desired, normalized_live, normalized_base):
-            # The common no-op: the prediction is live itself, so there is nothing to compare.
-            rules = matching_rules(key, opts.ignore_rules)
-            if rules:
-                normalized_live = apply_ignore_rules(normalized_live, rules, live)
-            return finish(ResourceDiff(key, False, [], normalized_live, normalized_live, strategy))
+            # The prediction is live itself, so there is nothing to compare.
+            return finish(_unchanged(key, normalized_live, live, opts, strategy))
         predicted = predict_live(normalized_desired, normalized_live, normalized_base)
 
     rules = matching_rules(key, opts.ignore_rules)
@@ -245,6 +251,55 @@ def diff(
         for c, owner in zip(raw, owners, strict=True)
     ]
     return finish(ResourceDiff(key, bool(changes), changes, normalized_live, predicted, strategy))
+
+
+def _unchanged(
+    key: ResourceKey,
+    normalized_live: dict[str, Any],
+    live: Mapping[str, Any],
+    opts: DiffOptions,
+    strategy: str,
+) -> ResourceDiff:
+    """The result when the prediction is live itself."""
+    rules = matching_rules(key, opts.ignore_rules)
+    if rules:
+        normalized_live = apply_ignore_rules(normalized_live, rules, live)
+    return ResourceDiff(key, False, [], normalized_live, normalized_live, strategy)
+
+
+class _UnchangedDiff(ResourceDiff):
+    """A no-op diff (not a Secret, no ignore rule) that normalizes live only when it is read.
+
+    Most resources of a periodic compare are unchanged and their normalized live object is never
+    looked at, so it is built on first access (then kept). ``live`` must not be mutated meanwhile
+    (live-cache objects are replaced, never changed in place)."""
+
+    def __init__(self, key: ResourceKey, live: Mapping[str, Any], opts: DiffOptions, strategy: str) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "modified", False)
+        object.__setattr__(self, "changes", [])
+        object.__setattr__(self, "strategy", strategy)
+        object.__setattr__(self, "_live", live)
+        object.__setattr__(self, "_status", opts.status)
+        object.__setattr__(self, "_tracking_label", opts.tracking_label)
+        object.__setattr__(self, "_normalized", None)
+
+    @property
+    def normalized_live(self) -> dict[str, Any]:
+        cached: dict[str, Any] | None = self.__dict__["_normalized"]
+        if cached is None:
+            cached = normalize(
+                self.__dict__["_live"],
+                status=self.__dict__["_status"],
+                tracking_label=self.__dict__["_tracking_label"],
+                share=True,
+            )
+            object.__setattr__(self, "_normalized", cached)
+        return cached
+
+    @property
+    def predicted_live(self) -> dict[str, Any]:
+        return self.normalized_live
 
 
 def diff_all(pairs: Iterable[DiffPair], options: DiffOptions | None = None) -> list[ResourceDiff]:

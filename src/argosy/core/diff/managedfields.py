@@ -265,7 +265,9 @@ def _extract(trie: Mapping[str, Any], value: Any) -> Any:
             if key[:2] == "f:":
                 name = key[2:]
                 if name in value:
-                    out[name] = _extract(child if type(child) is dict else {}, value[name])
+                    # A leaf ({}) takes the whole value: no call for the common case.
+                    leaf = type(child) is not dict or not child
+                    out[name] = value[name] if leaf else _extract(child, value[name])
         return out
     if isinstance(value, list):
         items: list[Any] = []

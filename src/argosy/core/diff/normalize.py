@@ -110,31 +110,22 @@ def normalize(
     ``share=True``: only ``metadata`` (and a Secret's ``data``) is copied; the other fields are
     the input's own values. For callers that only read the result."""
     copy_value = _share if share else plain_copy
-    is_crd = obj.get("kind") == "CustomResourceDefinition" and group_of_api_version(
-        str(obj.get("apiVersion") or "")
-    ) == ("apiextensions.k8s.io")
-    drop_status = status is StatusComparison.ALL or (status is StatusComparison.CRD and is_crd)
+    kind = obj.get("kind")
+    drop_status = status is StatusComparison.ALL or (
+        status is StatusComparison.CRD
+        and kind == "CustomResourceDefinition"
+        and group_of_api_version(str(obj.get("apiVersion") or "")) == "apiextensions.k8s.io"
+    )
     # Copy everything except what is dropped anyway (managedFields is often the largest part).
-    out: dict[str, Any] = {
-        k: copy_value(v) for k, v in obj.items() if k != "metadata" and not (drop_status and k == "status")
-    }
-    source_metadata = obj.get("metadata")
-    if isinstance(source_metadata, Mapping):
-        out["metadata"] = {k: plain_copy(v) for k, v in source_metadata.items() if k not in _SERVER_MANAGED}
-    elif "metadata" in obj:
-        out["metadata"] = plain_copy(source_metadata)
-    metadata = out.get("metadata")
-    if isinstance(metadata, dict):
-        annotations = metadata.get("annotations")
-        if isinstance(annotations, dict):
-            for name in (ANNOTATION_KUBECTL_LAST_APPLIED, ANNOTATION_TRACKING_ID, ANNOTATION_INSTALLATION_ID):
-                annotations.pop(name, None)
-        labels = metadata.get("labels")
-        if tracking_label and isinstance(labels, dict):
-            labels.pop(tracking_label, None)
-        for name in ("annotations", "labels"):
-            if name in metadata and not metadata[name]:
-                del metadata[name]
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        if k == "metadata":
+            if type(v) is dict or isinstance(v, Mapping):
+                out[k] = _metadata(v, tracking_label)
+            else:
+                out[k] = plain_copy(v)
+        elif not (drop_status and k == "status"):
+            out[k] = copy_value(v)
     if is_secret_obj(out):
         if share:
             for name in ("data", "stringData"):
@@ -146,3 +137,30 @@ def normalize(
 
 def _share(value: Any) -> Any:
     return value
+
+
+_DROPPED_ANNOTATIONS = frozenset(
+    {ANNOTATION_KUBECTL_LAST_APPLIED, ANNOTATION_TRACKING_ID, ANNOTATION_INSTALLATION_ID}
+)
+
+
+_EMPTY_DROPPED = frozenset({"annotations", "labels"})
+
+
+def _metadata(source: Mapping[str, Any], tracking_label: str | None) -> dict[str, Any]:
+    """``metadata`` without the server-managed fields and the dropped annotations and label; empty
+    ``annotations``/``labels`` are left out. Always a copy."""
+    out: dict[str, Any] = {}
+    for k, v in source.items():
+        if k in _SERVER_MANAGED:
+            continue
+        if k == "annotations" and (type(v) is dict or isinstance(v, Mapping)):
+            value: Any = {a: plain_copy(x) for a, x in v.items() if a not in _DROPPED_ANNOTATIONS}
+        elif k == "labels" and (type(v) is dict or isinstance(v, Mapping)):
+            value = {a: plain_copy(x) for a, x in v.items() if a != tracking_label or not tracking_label}
+        else:
+            value = plain_copy(v)
+        if not value and k in _EMPTY_DROPPED:
+            continue
+        out[k] = value
+    return out

@@ -226,10 +226,11 @@ def plain_copy(value: Any) -> Any:
     """A deep copy of decoded JSON/YAML data (dicts, lists, scalars), several times faster than
     ``copy.deepcopy``. Other mappings become dicts; other objects (immutable scalars) are shared."""
     kind = type(value)
+    # Strings, the most common leaves, are shared without a call.
     if kind is dict:
-        return {k: plain_copy(v) for k, v in value.items()}
+        return {k: v if type(v) is str else plain_copy(v) for k, v in value.items()}
     if kind is list:
-        return [plain_copy(v) for v in value]
+        return [v if type(v) is str else plain_copy(v) for v in value]
     if kind is str or kind is int or kind is bool or kind is float or value is None:
         return value
     if isinstance(value, Mapping):
