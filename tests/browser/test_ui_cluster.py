@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import pytest
@@ -26,7 +27,6 @@ from argosy.core.manifests import parse_manifests
 from argosy.core.passwords import hash_password
 from argosy.deploy import CRD_NAMES, crd_text
 from argosy.services.controller import ControllerSettings
-from argosy.services.memory_history import MemoryHistoryStore
 from tests.browser.conftest import ServerThread, login, screenshot, serving
 from tests.support.cluster import ControlPlane
 from tests.support.gitserver import BareRepo, GitServer
@@ -38,6 +38,14 @@ PLATFORM = ROOT / "examples" / "sophia-platform"
 ADMIN_PASSWORD = "admin-ui-test-pw"
 VIEWER_PASSWORD = "viewer-ui-test-pw"
 SECRET_VALUE = "s3cr3t-do-not-show"
+# SSO configuration for the login page's buttons; the issuer is a closed loopback port (no IdP runs:
+# the test checks the links, and the server's answer to the GitHub one without following it).
+OIDC_CONFIG = "name: Sophia SSO\nissuer: http://127.0.0.1:9/realms/sophia\nclientID: argosy-ui\n"
+DEX_CONFIG = (
+    "connectors:\n"
+    "- type: github\n  id: github\n  name: GitHub\n"
+    "  config:\n    clientID: gh-client-id\n    clientSecret: gh-client-secret\n"
+)
 
 
 def _cm(name: str, data: dict[str, str]) -> str:
@@ -127,7 +135,7 @@ def world(
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": "argocd-cm", "namespace": ns},
-            "data": {"accounts.viewer": "login"},
+            "data": {"accounts.viewer": "login", "oidc.config": OIDC_CONFIG, "dex.config": DEX_CONFIG},
         },
         {
             "apiVersion": "v1",
@@ -182,14 +190,15 @@ def world(
                 state_dir=tmp,
                 leader_election=False,
                 settings=settings,
-                history=MemoryHistoryStore(),
-                tools=tools,
+                tools=tools,  # history: the SQL store (SQLite in tmp), as `argosy server` has it
             ) as rt,
             anyio.create_task_group() as tg,
         ):
             tg.start_soon(bootstrap.run_controller, rt)
             try:
-                yield ApiDeps(kube=rt.kube, namespace=ns, secure_cookies=False, initial_admin=True)
+                yield ApiDeps(
+                    kube=rt.kube, namespace=ns, secure_cookies=False, initial_admin=True, history=rt.history
+                )
             finally:
                 rt.stop()
 
@@ -305,8 +314,80 @@ def test_read_only_user_has_no_sync_button(world: World, chromium: Any) -> None:
     assert page.get_by_test_id("sync-button").count() == 0
     page.get_by_test_id("tab-history").click()
     assert page.get_by_test_id("rollback").count() == 0
+    # role:readonly may get every application: the DORA page counts them for this user too.
     page.goto(f"{world.server.url}/delivery")
+    _wait_for_series(page, "dev")
+    context.close()
+
+
+def _wait_for_series(page: Any, app: str) -> Any:
+    """The series of ``app`` on the Delivery page (the controller writes the history in the background,
+    so Refresh until it is there)."""
     page.get_by_test_id("delivery-page").wait_for()
-    page.get_by_test_id("dora-unavailable").or_(page.get_by_test_id("dora-series").first).wait_for()
+    series = page.locator(f'[data-testid=dora-series][data-app="{app}"]')
+    for _ in range(40):
+        if series.count():
+            return series
+        unavailable = page.get_by_test_id("dora-unavailable")
+        assert unavailable.count() == 0, unavailable.inner_text()
+        page.get_by_test_id("dora-refresh").click()
+        page.wait_for_timeout(500)
+    series.wait_for(timeout=5000)
+    return series
+
+
+def test_delivery_page_shows_dora_figures_after_real_syncs(world: World, chromium: Any) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    login(page, world.server.url, "admin", ADMIN_PASSWORD)
+    page.goto(f"{world.server.url}/delivery")
+    dev = _wait_for_series(page, "dev")
+    assert page.get_by_test_id("dora-unavailable").count() == 0
+    assert page.get_by_test_id("error").count() == 0
+    # "dev" was auto-synced by the controller (and again at v2 if the rollback test ran).
+    assert int(dev.get_attribute("data-deployments") or 0) >= 1
+    assert dev.get_attribute("data-environment") == "development"
+    frequency = dev.get_by_test_id("dora-frequency")
+    assert "0.00 / day" not in frequency.inner_text()
+    assert float(frequency.get_by_test_id("dora-chart").get_attribute("data-max") or 0) >= 1
+    assert frequency.locator("rect.bar").count() >= 1
+    page.locator('[data-testid=dora-row][data-app="dev"]').wait_for()
     screenshot(page, "delivery")
+
+    # Filters go to the route: another environment has no series, and the page says so.
+    page.get_by_test_id("dora-environment").select_option("development")
+    page.locator('[data-testid=dora-series][data-app="dev"]').wait_for()
+    page.goto(f"{world.server.url}/delivery?environment=no-such-env")
+    page.get_by_test_id("dora-empty").wait_for()
+    # A bad custom range shows the API's 422 message, not a blank page.
+    page.goto(f"{world.server.url}/delivery?period=custom&from=2026-03-10&to=2026-03-01")
+    error = page.get_by_test_id("error")
+    error.wait_for()
+    assert "must be before" in error.inner_text()
+    context.close()
+
+
+def test_login_page_offers_sso_buttons(world: World, chromium: Any) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    base = world.server.url
+    page.goto(f"{base}/applications/dev")
+    page.get_by_label("Username").wait_for()
+    oidc = page.get_by_test_id("sso-oidc")
+    oidc.wait_for()
+    assert oidc.inner_text().strip() == "Log in via Sophia SSO"
+    return_url = f"{base}/applications/dev"
+    assert oidc.get_attribute("href") == f"/auth/login?return_url={quote(return_url, safe='')}"
+    github = page.locator("[data-testid=sso-dex][data-connector=github]")
+    assert github.inner_text().strip() == "Log in via GitHub"
+    href = github.get_attribute("href") or ""
+    assert href == f"/auth/login?connector=github&return_url={quote(return_url, safe='')}"
+    screenshot(page, "login-sso")
+    # The server takes the link: a redirect to GitHub's authorize page (not followed: no traffic
+    # leaves the machine), with the connector's client id.
+    answer = page.request.get(f"{base}{href}", max_redirects=0)
+    assert answer.status == 303, answer.text()
+    location = answer.headers["location"]
+    assert location.startswith("https://github.com/login/oauth/authorize?")
+    assert "client_id=gh-client-id" in location
     context.close()
