@@ -41,16 +41,25 @@ def invalid(message: str) -> ApiError:
     return ApiError(422, message, GRPC_INVALID_ARGUMENT)
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_rfc3339(name: str, value: str) -> datetime:
-    """An RFC 3339 time with an offset (``Z`` or ``+hh:mm``), in UTC; 422 otherwise."""
+    """An RFC 3339 time with an offset (``Z`` or ``+hh:mm``), in UTC, from 1970 to 9000; 422 otherwise."""
     text = value.strip()
+    parsed: datetime | None
     try:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
-    except ValueError:
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None or "T" not in text.upper() or parsed.tzinfo is None:
         raise invalid(f"{name}: {value!r} is not an RFC 3339 time with an offset (e.g. 2026-01-01T00:00:00Z)")
-    return parsed.astimezone(UTC)
+    if not EARLIEST <= parsed < LATEST:
+        raise invalid(f"{name}: {value!r} is outside 1970-01-01 .. 9000-01-01")
+    return parsed
 
 
 def bucket_starts(start: datetime, end: datetime, bucket: str) -> list[datetime]:

@@ -208,6 +208,9 @@ def test_default_period_is_the_last_30_days(mem_api: Client) -> None:
         ({"from": TO, "to": FROM}, "from (2026-03-01T00:00:00Z) must be before to (2026-02-19T00:00:00Z)"),
         ({"from": TO}, "must be before"),
         ({"bucket": "month"}, "bucket: 'month' is not one of day, week"),
+        ({"from": "0001-01-01T00:00:00+01:00"}, "is not an RFC 3339 time"),
+        ({"from": "1969-12-31T00:00:00Z"}, "outside 1970-01-01 .. 9000-01-01"),
+        ({"to": "9999-12-31T23:59:59-01:00"}, "is not an RFC 3339 time"),
         ({"from": "2020-01-01T00:00:00Z"}, "needs over 1000 day buckets"),
     ],
 )

@@ -11,11 +11,14 @@ import schemathesis
 from hypothesis import HealthCheck
 
 from argosy.api import ApiDeps, create_app
+from argosy.services.memory_history import MemoryHistoryStore
 from tests.unit.api.fakes import NOW, NS, FakeKube, seed
 
 _kube = FakeKube()
 _tokens = seed(_kube)
-_app = create_app(ApiDeps(kube=_kube, namespace=NS, clock=lambda: NOW, initial_admin=False))
+_app = create_app(
+    ApiDeps(kube=_kube, namespace=NS, clock=lambda: NOW, initial_admin=False, history=MemoryHistoryStore())
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
 
 
