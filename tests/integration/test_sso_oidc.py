@@ -13,8 +13,10 @@ import hashlib
 import json
 import re
 import secrets
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
@@ -41,6 +43,8 @@ class Env:
     server: SsoApiServer
     provider: OidcProvider
     plane: ControlPlane
+    cli_port: int
+    tmp: Path
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +52,18 @@ def env(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -
     tmp = tmp_path_factory.mktemp("sso-oidc")
     port = free_port()
     own = f"http://127.0.0.1:{port}"
-    provider = start_oidc_provider(f"{own}/auth/callback", USERS, tmp / "provider.log")
+    cli_port = free_port()
+    provider = start_oidc_provider(
+        f"{own}/auth/callback",
+        USERS,
+        tmp / "provider.log",
+        cli_client=("argosy-cli", f"http://127.0.0.1:{cli_port}/auth/callback"),
+    )
     oidc_config = (
         "name: Test IdP\n"
         f"issuer: {provider.issuer}\n"
         f"clientID: {provider.client_id}\n"
+        "cliClientID: argosy-cli\n"
         "clientSecret: $oidc.clientSecret\n"
         'requestedScopes: ["openid", "profile", "email", "groups"]\n'
         'requestedIDTokenClaims: {"groups": {"essential": true}}\n'
@@ -63,11 +74,13 @@ def env(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -
         secret={"oidc.clientSecret": provider.client_secret},
         rbac={"policy.default": "", "policy.csv": SPEC_POLICY},
     )
-    server = start_sso_server(control_plane, ns, tmp, port=port)
     try:
-        yield Env(server, provider, control_plane)
+        server = start_sso_server(control_plane, ns, tmp, port=port)
+        try:
+            yield Env(server, provider, control_plane, cli_port, tmp)
+        finally:
+            server.stop()
     finally:
-        server.stop()
         provider.stop()
         control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
@@ -227,3 +240,45 @@ def test_bearer_id_token_from_the_provider_is_accepted_like_argocd_login_sso(env
     forged = f"{head}.{forged_body}.{sig}"
     r = httpx.get(f"{s.url}/api/v1/applications/sophia-web", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401 and forged not in r.text
+
+
+BROWSER = """#!{python}
+# Stands in for the user's browser: `argosy login --sso` runs it with the authorization URL.
+import re, sys
+from urllib.parse import urljoin
+import httpx
+
+with httpx.Client(timeout=30) as client:
+    page = client.get(sys.argv[1], follow_redirects=True)
+    for fields in ({{"prompt": "login", "login": "olivia", "password": "x"}}, {{"prompt": "consent"}}):
+        match = re.search(r'<form[^>]*action="([^"]+)"', page.text)
+        if not match:
+            break
+        page = client.post(urljoin(str(page.url), match.group(1)), data=fields, follow_redirects=True)
+sys.exit(0 if "Login finished" in page.text else 1)
+"""
+
+
+def test_cli_login_sso_stores_the_providers_id_token(env: Env) -> None:
+    s = env.server
+    browser = env.tmp / "browser"
+    browser.write_text(BROWSER.format(python=sys.executable))
+    browser.chmod(0o755)
+    r = s.cli(
+        "login",
+        s.address,
+        "--plaintext",
+        "--sso",
+        "--sso-port",
+        str(env.cli_port),
+        "--name",
+        "sso",
+        env={"BROWSER": str(browser)},
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "'olivia' logged in successfully" in r.stdout
+    assert "code_challenge_method=S256" in r.stdout and "client_id=argosy-cli" in r.stdout
+    r = s.cli("app", "get", "artemis-web", "-o", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["metadata"]["name"] == "artemis-web", r.stderr
+    r = s.cli("app", "sync", "sophia-web", "--async")
+    assert r.returncode == 20 and "PermissionDenied" in r.stderr

@@ -59,9 +59,12 @@ class SsoApiServer:
     def url(self) -> str:
         return f"http://{self.address}"
 
-    def cli(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, token: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        extra = env or {}
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "ARGOSY_"))}
-        env.update({"ARGOSY_CONFIG": str(self.config), "ARGOSY_POLL_INTERVAL": "0.2"})
+        env.update({"ARGOSY_CONFIG": str(self.config), "ARGOSY_POLL_INTERVAL": "0.2", **extra})
         if token:
             env["ARGOCD_AUTH_TOKEN"] = token
         return subprocess.run(
@@ -109,7 +112,7 @@ def start_sso_server(plane: ControlPlane, namespace: str, tmp: Path, port: int |
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded 2-core machine
     while True:
         try:
             if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:

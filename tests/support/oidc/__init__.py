@@ -78,7 +78,14 @@ class OidcProvider:
             proc.wait()
 
 
-def start_oidc_provider(redirect_uri: str, users: dict[str, dict[str, object]], log: Path) -> OidcProvider:
+def start_oidc_provider(
+    redirect_uri: str,
+    users: dict[str, dict[str, object]],
+    log: Path,
+    *,
+    cli_client: tuple[str, str] | None = None,
+) -> OidcProvider:
+    """``cli_client``: (client id, redirect URI) of an extra public client, as ``argosy login --sso``."""
     where = provider_dir()
     provider = OidcProvider(free_port(), "argosy", secrets.token_urlsafe(24))
     with log.open("w") as out:
@@ -91,6 +98,11 @@ def start_oidc_provider(redirect_uri: str, users: dict[str, dict[str, object]], 
                 provider.client_secret,
                 redirect_uri,
                 json.dumps(users),
+                *(
+                    [json.dumps({"client_id": cli_client[0], "redirect_uri": cli_client[1]})]
+                    if cli_client
+                    else []
+                ),
             ],
             cwd=where,
             stdout=out,
