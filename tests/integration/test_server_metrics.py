@@ -128,6 +128,7 @@ def test_server_exposes_metrics_and_delivers_notifications(
                 "--port",
                 str(port),
                 "--no-leader-election",
+                "--insecure",  # plain HTTP: this test is about metrics, test_server_tls.py about TLS
                 "--state-dir",
                 str(tmp_path / "state"),
                 "--verbose",

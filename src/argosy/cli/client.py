@@ -4,11 +4,14 @@ and a small httpx client for the API server with argocd's exit codes.
 Global options on every API command (argocd-semantics §4.1): ``--server`` (``ARGOCD_SERVER`` /
 ``ARGOSY_SERVER``), ``--auth-token`` (``ARGOCD_AUTH_TOKEN`` / ``ARGOSY_AUTH_TOKEN``), ``--insecure``,
 ``--plaintext``, ``--grpc-web`` (accepted, no effect: we speak plain HTTP/JSON), ``--config``.
+As argocd: HTTPS with certificate verification by default; ``--insecure`` accepts any certificate
+(e.g. the server's generated self-signed one); ``--plaintext`` speaks HTTP.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,7 +174,7 @@ class ApiClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise CliError(f"cannot reach {self.base}: {type(exc).__name__}: {exc}") from exc
+            raise CliError(connection_error(self.base, exc)) from exc
         if response.status_code >= 400:
             try:
                 body = response.json()
@@ -197,6 +200,40 @@ class ApiClient:
 
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self.request("DELETE", path, **kwargs)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in out:
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
+
+
+def connection_error(base: str, exc: httpx.HTTPError) -> str:
+    """argocd-like text for a failed connection, with the flag that would help."""
+    causes = _causes(exc)
+    verify = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
+    if verify is not None:
+        reason = verify.verify_message or "certificate verify failed"
+        return (
+            f"cannot reach {base}: TLS certificate verification failed: {reason} "
+            "(x509: certificate signed by unknown authority?); pass --insecure to skip verification "
+            "(e.g. the server's generated self-signed certificate), or trust the server's certificate "
+            "(SSL_CERT_FILE)"
+        )
+    text = " ".join(str(c) for c in causes)
+    if base.startswith("https://") and any(
+        m in text for m in ("WRONG_VERSION_NUMBER", "record layer failure", "packet length too long")
+    ):
+        return f"cannot reach {base}: the server does not speak TLS (pass --plaintext for HTTP)"
+    if base.startswith("http://") and isinstance(exc, httpx.RemoteProtocolError):
+        return (
+            f"cannot reach {base}: {type(exc).__name__}: {exc} "
+            "(does the server serve HTTPS? drop --plaintext)"
+        )
+    return f"cannot reach {base}: {type(exc).__name__}: {exc}"
 
 
 def _code_name(status: int) -> str:

@@ -19,9 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from argosy import bootstrap
+from argosy.adapters import tls
 from argosy.adapters.localcluster import plane, toolchain
 from argosy.cli.groups import app
-from argosy.entrypoints import server as _server  # noqa: F401  (registers controller/server/install)
+from argosy.entrypoints import server as _server  # also registers controller/server/install
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -63,6 +64,7 @@ async def _session(
     exit_when_converged: bool,
     state_dir: Path | None,
     port: int = -1,
+    insecure: bool = False,
 ) -> bool:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -83,13 +85,38 @@ async def _session(
         api_task: asyncio.Task[None] | None = None
         if port >= 0:
             chosen = _free_port(port)
-            app_ = bootstrap.api_app(rt, namespace=namespace, state_dir=state_dir, secure_cookies=False)
-            api = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=chosen, log_level="warning"))
+            try:
+                cert = await _server.api_tls(
+                    rt,
+                    namespace,
+                    insecure=insecure,
+                    cert_file=None,
+                    key_file=None,
+                    state_dir=state_dir,
+                    host="127.0.0.1",
+                )
+            except tls.TlsError as exc:
+                err.print(f"error: {exc}", markup=False)
+                raise SystemExit(1) from exc
+            app_ = bootstrap.api_app(
+                rt, namespace=namespace, state_dir=state_dir, secure_cookies=cert is not None
+            )
+            api = uvicorn.Server(_server.uvicorn_config(app_, host="127.0.0.1", port=chosen, cert=cert))
             api_task = asyncio.create_task(api.serve())
+            scheme = "https" if cert is not None else "http"
             err.print(
-                f"Web UI and API: http://127.0.0.1:{chosen}/  (user admin; password: "
+                f"Web UI and API: {scheme}://127.0.0.1:{chosen}/  (user admin; password: "
                 f"kubectl --kubeconfig {kubeconfig} -n {namespace} get secret argocd-initial-admin-secret "
                 "-o jsonpath='{.data.password}' | base64 -d)",
+                markup=False,
+                highlight=False,
+            )
+            err.print(_server.describe_tls(cert), markup=False, highlight=False)
+            login = f"argosy login 127.0.0.1:{chosen} --username admin"
+            err.print(
+                f"CLI: {login} --insecure  (self-signed: the browser asks once to accept it)"
+                if cert is not None
+                else f"CLI: {login} --plaintext",
                 markup=False,
                 highlight=False,
             )
@@ -157,6 +184,11 @@ def quickstart(
     port: int = typer.Option(
         8080, "--port", help="Port of the web UI and API on 127.0.0.1 (another free one if taken; -1: none)."
     ),
+    insecure: bool = typer.Option(
+        False,
+        "--insecure",
+        help="Serve the web UI and API over plain HTTP (default: HTTPS with a self-signed certificate).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run Argosy on the example platform: local cluster, local Git server, controller, until Ctrl-C."""
@@ -187,6 +219,7 @@ def quickstart(
                 exit_when_converged=exit_when_converged,
                 state_dir=state_dir,
                 port=port,
+                insecure=insecure,
             )
         )
     finally:
