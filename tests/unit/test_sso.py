@@ -203,6 +203,8 @@ def test_flow_cookie_is_encrypted_bound_to_state_and_expires() -> None:
         ("javascript:alert(1)", "/"),
         ("http://argosy.example.com/", "/"),
         ("applications", "/"),
+        ("http://[", "/"),
+        ("/ok\x7f", "/"),
         ("", "/"),
     ],
 )

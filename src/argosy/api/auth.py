@@ -76,12 +76,15 @@ def safe_return_url(return_url: str, own_url: str) -> str:
     """``return_url`` when it stays on this server's origin (a path, or an absolute URL with the scheme,
     host and port of ``own_url``), else ``/``. Blocks ``//host``, ``/\\host``, control characters and
     other schemes (``javascript:``)."""
-    if not return_url or "\\" in return_url or any(ord(ch) < 0x20 for ch in return_url):
+    if not return_url or "\\" in return_url or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in return_url):
         return "/"
-    parts = urlsplit(return_url)
+    try:
+        parts = urlsplit(return_url)
+        own = urlsplit(own_url) if own_url else None
+    except ValueError:  # e.g. "http://[" (a bad IPv6 literal)
+        return "/"
     if not parts.scheme and not parts.netloc:
         return return_url if return_url.startswith("/") and not return_url.startswith("//") else "/"
-    own = urlsplit(own_url) if own_url else None
     if own is None or not own.netloc or parts.scheme.lower() not in ("http", "https"):
         return "/"
     if parts.scheme.lower() == own.scheme.lower() and parts.netloc.lower() == own.netloc.lower():
