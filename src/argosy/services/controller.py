@@ -628,17 +628,18 @@ class Controller:
         Secret, ``(None, message)`` when no cluster matches (Argo CD's wording)."""
         dest = app.spec.destination
         server = normalize_server(dest.server)
+        in_cluster = normalize_server(self.settings.cluster_server)
         if server:
+            if server == in_cluster:
+                return None, ""  # a Secret for the in-cluster URL only names it: our own client
             for spec in self.config.clusters:
                 if spec.server == server:
                     return spec, ""
-            if server == normalize_server(self.settings.cluster_server):
-                return None, ""
             return None, f"unable to find destination server: there are no clusters with this URL: {server}"
         if dest.name:
             for spec in self.config.clusters:
                 if spec.name == dest.name:
-                    return spec, ""
+                    return (None if spec.server == in_cluster else spec), ""
             if dest.name == IN_CLUSTER_NAME:
                 return None, ""
             return (
