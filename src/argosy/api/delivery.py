@@ -8,6 +8,7 @@ docs/metrics.md the figures. Only applications the caller may ``applications get
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -85,6 +86,38 @@ def _stamp(value: datetime) -> str:
     return format_time(value)
 
 
+def _anchors(records: Sequence[DeploymentRecord]) -> list[int]:
+    """For each index, the last index at or before it that ends any failure episode (a successful,
+    non-failed, healthy record: the core's restore), or 0. The core's scan visits every such record,
+    so scanning from one gives the same episodes as scanning from the first record."""
+    out: list[int] = []
+    last = 0
+    for i, r in enumerate(records):
+        rolled_back = i + 1 < len(records) and records[i + 1].rollback
+        failed = not r.rollback and (not r.succeeded or rolled_back)
+        if not failed and r.succeeded and r.healthy_at is not None:
+            last = i
+        out.append(last)
+    return out
+
+
+def _around(
+    records: Sequence[DeploymentRecord],
+    times: Sequence[datetime],
+    anchors: Sequence[int],
+    lo: datetime,
+    hi: datetime,
+) -> Sequence[DeploymentRecord]:
+    """The records that decide the figures of ``[lo, hi)`` (sorted input): from the last restore before
+    ``lo`` (a failure episode open before the bucket is not one that starts in it), through the bucket,
+    and one after (a rollback marks the change before it as failed). Same figures as every record
+    gives (tested), without rescanning the whole history per bucket."""
+    first = bisect_left(times, lo)
+    begin = anchors[first - 1] if first > 0 else 0
+    end = bisect_right(times, hi) + 1
+    return records[begin:end]
+
+
 def _series(
     records: Sequence[DeploymentRecord],
     *,
@@ -94,6 +127,9 @@ def _series(
     step: timedelta,
     project: str,
 ) -> dict[str, Any]:
+    records = sorted(records, key=lambda r: r.deployed_at)
+    times = [r.deployed_at for r in records]
+    anchors = _anchors(records)
     first = records[0]
     whole = figures_for(
         records,
@@ -108,7 +144,9 @@ def _series(
         # Each bucket is a period of its own, clipped to [from, to): the core's definitions apply
         # unchanged (a restore counts in the bucket its failure started in when done by the bucket's end).
         lo, hi = max(bucket_start, start), min(bucket_start + step, end)
-        figures = figures_for(records, now=hi, period=hi - lo, environment=first.environment)
+        figures = figures_for(
+            _around(records, times, anchors, lo, hi), now=hi, period=hi - lo, environment=first.environment
+        )
         parts.append((bucket_start, figures))
     rate = whole.change_failure_rate
     return {

@@ -4,6 +4,7 @@ store): the figures, the buckets, RBAC per application and the parameter checks.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from argosy.adapters.db import SqlStore, default_sqlite_url, open_store
-from argosy.api import ApiDeps, create_app
+from argosy.api import ApiDeps, create_app, delivery
+from argosy.api.delivery import BUCKETS, bucket_starts
+from argosy.core.dora import figures_for
 from argosy.model.history import DeploymentRecord, OperationKind, OperationRecord
 from argosy.ports.history import HistoryStore
 from argosy.services.memory_history import MemoryHistoryStore
@@ -241,3 +244,41 @@ def test_weeks_span_is_limited_too(mem_api: Client) -> None:
     r = mem_api.dora(**{"from": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "bucket": "week"})
     assert r.status_code == 422
     assert "1000 week buckets" in r.json()["message"]
+
+
+@pytest.mark.parametrize("bucket", ["day", "week"])
+def test_bucket_figures_equal_the_core_over_every_record(bucket: str) -> None:
+    """The route hands each bucket only the records around it; the figures must be those of the core
+    over the whole history (random histories with failures, rollbacks and restores)."""
+    rng = random.Random(8)
+    end = NOW
+    start = end - timedelta(days=60)
+    starts = bucket_starts(start, end, bucket)
+    step = BUCKETS[bucket]
+    for app in range(20):
+        records, at = [], start - timedelta(days=10)
+        while at < end + timedelta(days=2):
+            at += timedelta(hours=rng.uniform(0.5, 30))
+            ok = rng.random() > 0.25
+            healthy = at + timedelta(minutes=rng.uniform(1, 600)) if ok and rng.random() > 0.1 else None
+            records.append(
+                dep(
+                    f"a{app}",
+                    at,
+                    ok=ok,
+                    commit_time=at - timedelta(hours=1),
+                    healthy_at=healthy,
+                    rollback=rng.random() < 0.1,
+                )
+            )
+        records = [r for r in records if r.deployed_at <= end]
+        got = delivery._series(records, start=start, end=end, starts=starts, step=step, project="p")
+        for i, s in enumerate(starts):
+            lo, hi = max(s, start), min(s + step, end)
+            want = figures_for(records, now=hi, period=hi - lo, environment="production")
+            assert got["deploymentFrequency"]["buckets"][i]["count"] == want.deployments
+            cfr = got["changeFailureRate"]["buckets"][i]
+            assert (cfr["failed"], cfr["total"]) == (want.failed_changes, want.changes)
+            assert got["leadTimeSeconds"]["buckets"][i]["median"] == delivery._seconds(want.lead_time_median)
+            ttr = got["timeToRestoreSeconds"]["buckets"][i]["median"]
+            assert ttr == delivery._seconds(want.time_to_restore_median), (app, s)
