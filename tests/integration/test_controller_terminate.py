@@ -231,3 +231,34 @@ async def test_terminate_op_cli_end_to_end(
             done = server.cli("app", "terminate-op", "t-cli")
             assert done.returncode != 0
             assert "No operation is in progress" in done.stderr
+
+
+@pytest.mark.anyio
+async def test_terminate_op_cli_stops_an_automated_sync(
+    control_plane: ControlPlane,
+    namespace: str,
+    crds: None,  # noqa: F811
+    tmp_path: Path,
+    daemon: bootstrap.GitDaemon,
+) -> None:
+    """An automated sync has no ``.operation``; the API accepts the request while it runs."""
+    cp, ns = control_plane, namespace
+    env = Env(cp, ns)
+    _setup_namespace(cp, ns, None, None)
+    publish(tmp_path, FILES)
+    dest = cp.new_namespace()
+    app = _application("t-auto", ns, f"{daemon.url}/app.git", dest)
+    app["spec"]["syncPolicy"] = {"automated": {}}
+    env.apply(app)
+    (tmp_path / "api").mkdir()
+    with _api_server(cp, ns, tmp_path / "api") as server:
+        async with running_controller(cp, ns, tmp_path / "state"):
+            await _wait_hook_running(env, "t-auto", dest)
+            assert "operation" not in env.app("t-auto")
+            done = server.cli("app", "terminate-op", "t-auto")
+            assert done.returncode == 0, done.stderr
+            await _assert_terminated(env, "t-auto", dest)
+            # Not retried by auto-sync either: the revision's operation failed (Argo CD).
+            await anyio.sleep(2)
+            assert not env.exists("configmap", "later", dest)
+            assert not env.exists("pod", "blocker", dest)

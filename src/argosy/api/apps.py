@@ -573,7 +573,8 @@ async def rollback_application(
 async def terminate_operation(request: Request, name: str, caller: CallerDep) -> dict[str, Any]:
     ctx = ctx_of(request)
     app = await load_app(request, caller, name, "sync")
-    if not app.get("operation"):
+    running = ((app.get("status") or {}).get("operationState") or {}).get("phase") == "Running"
+    if not app.get("operation") and not running:  # running without .operation: an automated sync
         raise precondition("Unable to terminate operation. No operation is in progress")
     patch = {"status": {"operationState": {"phase": "Terminating"}}}
     await patch_app(ctx, name, patch)
