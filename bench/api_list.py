@@ -9,7 +9,8 @@ admin (RBAC filters every item) with 20 sequential requests after 2 warm-ups, in
 * ``gzip``: httpx's default ``Accept-Encoding`` (gzip, as browsers and the argosy CLI send): the
   body on the wire is compressed, and the latency includes compressing it (and decompressing);
 * ``identity``: ``Accept-Encoding: identity``, the uncompressed baseline (what the first version of
-  this benchmark measured before the server compressed): the full body on the wire.
+  this benchmark measured before the server compressed): the full body on the wire;
+* ``ui_fields_gzip``: the web UI's ``fields`` list (``UI_FIELDS``), gzip accepted.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ from tests.unit.cli.serve import free_port
 N_APPS = 5000
 NAMESPACE = "argocd"
 REQUESTS = 20
+# What the web UI's applications page asks for (LIST_FIELDS in ui/src/pages/AppsList.tsx).
+UI_FIELDS = (
+    "metadata.resourceVersion,items.metadata.name,items.metadata.namespace,items.metadata.labels,"
+    "items.metadata.resourceVersion,items.spec,items.status.sync,items.status.health,items.status.argosy,"
+    "items.status.operationState.phase,items.status.reconciledAt,items.operation"
+)
 SERVER = """
 import sys, uvicorn
 from argosy.adapters.kube import KubeClient
@@ -134,11 +141,11 @@ class Series:
         }
 
 
-def _series(client: httpx.Client, headers: dict[str, str]) -> Series:
+def _series(client: httpx.Client, headers: dict[str, str], params: dict[str, str] | None = None) -> Series:
     out = Series()
     for i in range(REQUESTS + 2):
         t0 = time.perf_counter()
-        r = client.get("/api/v1/applications", headers=headers)
+        r = client.get("/api/v1/applications", headers=headers, params=params)
         elapsed = time.perf_counter() - t0
         r.raise_for_status()
         if i == 0:
@@ -219,6 +226,7 @@ def main() -> None:
                 headers = {"Authorization": f"Bearer {token}"}
                 gz = _series(client, headers)
                 plain = _series(client, {**headers, "Accept-Encoding": "identity"})
+                ui = _series(client, headers, {"fields": UI_FIELDS})
                 t0 = time.perf_counter()
                 small = client.get(
                     "/api/v1/applications",
@@ -235,6 +243,7 @@ def main() -> None:
         "applications": gz.count,
         "gzip": gz.summary(),
         "identity": plain.summary(),
+        "ui_fields_gzip": ui.summary(),
         "response_bytes_uncompressed": plain.body_bytes,
         "wire_bytes_gzip": gz.wire_bytes,
         "wire_bytes_identity": plain.wire_bytes,

@@ -27,10 +27,10 @@ import struct
 import zlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from argosy.api.common import APP_API, strip_object
+from argosy.api.common import APP_API, select_fields, strip_object
 from argosy.ports.apiserver import ApiKube
 
 __all__ = ["AppCache", "CachedApp", "GzipSegments"]
@@ -46,6 +46,31 @@ class CachedApp:
     resource_version: int
     obj: dict[str, Any]
     raw: bytes  # compact JSON of ``obj``
+    # ``fields`` projections of ``obj`` (compact JSON, None: the item has none of the paths), by the
+    # item paths asked for; a few kept per entry, as clients use one or two ``fields`` lists.
+    views: dict[str, bytes | None] = field(default_factory=dict, compare=False, repr=False)
+
+    MAX_VIEWS = 4
+
+    def view(self, item_paths: Sequence[str]) -> bytes | None:
+        """The JSON of ``obj`` reduced to ``item_paths`` (dotted, relative to the item), as
+        :func:`~argosy.api.common.select_fields` reduces an item of a list; None when it has none."""
+        key = ",".join(item_paths)
+        if key in self.views:
+            return self.views[key]
+        if any(not p for p in item_paths):  # "items" itself: the whole object
+            found: bytes | None = self.raw
+        else:
+            selected = select_fields(self.obj, key)
+            found = _json(selected) if selected else None
+        if len(self.views) >= self.MAX_VIEWS:
+            self.views.pop(next(iter(self.views)))
+        self.views[key] = found
+        return found
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _rv(obj: Mapping[str, Any]) -> int:
@@ -64,13 +89,14 @@ def entry(obj: Mapping[str, Any]) -> CachedApp:
         labels=dict(meta.get("labels") or {}),
         resource_version=_rv(stripped),
         obj=stripped,
-        raw=json.dumps(stripped, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+        raw=_json(stripped),
     )
 
 
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no mtime, OS unknown
 FINAL_BLOCK = b"\x03\x00"  # an empty final block with fixed codes
-_Key = tuple[bool, tuple[tuple[str, int, int], ...]]
+Piece = tuple[str, int, bytes]  # name, resourceVersion, the item's JSON in this answer
+_Key = tuple[str, bool, tuple[tuple[str, int, int], ...]]
 
 
 class GzipSegments:
@@ -90,15 +116,15 @@ class GzipSegments:
         compressor = zlib.compressobj(self.level, zlib.DEFLATED, -zlib.MAX_WBITS)
         return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
 
-    def _segment(self, first: bool, group: Sequence[CachedApp]) -> bytes:
-        key: _Key = (first, tuple((e.name, e.resource_version, len(e.raw)) for e in group))
+    def _segment(self, variant: str, first: bool, group: Sequence[Piece]) -> bytes:
+        key: _Key = (variant, first, tuple((name, rv, len(raw)) for name, rv, raw in group))
         found = self._segments.get(key)
         if found is not None:
             self._segments.move_to_end(key)
             self.hits += 1
             return found
         self.misses += 1
-        data = (b"" if first else b",") + b",".join(e.raw for e in group)
+        data = (b"" if first else b",") + b",".join(raw for _, _, raw in group)
         made = self._deflate(data)
         self._segments[key] = made
         self._held += len(made)
@@ -107,24 +133,23 @@ class GzipSegments:
             self._held -= len(old)
         return made
 
-    def body(self, head: bytes, entries: Sequence[CachedApp], tail: bytes) -> bytes:
+    def body(self, head: bytes, pieces: Sequence[Piece], tail: bytes, *, variant: str = "") -> bytes:
+        """The gzip of ``head + ",".join(piece JSON) + tail``; ``variant`` names what the pieces
+        are (the whole objects, or a ``fields`` projection), so their segments are kept apart."""
         parts = [GZIP_HEADER, self._deflate(head)]
         crc = zlib.crc32(head)
         size = len(head)
-        for start in range(0, len(entries), self.GROUP):
-            group = entries[start : start + self.GROUP]
-            parts.append(self._segment(start == 0, group))
-            for i, e in enumerate(group):
+        for start in range(0, len(pieces), self.GROUP):
+            group = pieces[start : start + self.GROUP]
+            parts.append(self._segment(variant, start == 0, group))
+            for i, (_, _, raw) in enumerate(group):
                 if start or i:
                     crc = zlib.crc32(b",", crc)
                     size += 1
-                crc = zlib.crc32(e.raw, crc)
-                size += len(e.raw)
-        parts += [
-            self._deflate(tail),
-            FINAL_BLOCK,
-            struct.pack("<II", zlib.crc32(tail, crc), (size + len(tail)) & 0xFFFFFFFF),
-        ]
+                crc = zlib.crc32(raw, crc)
+                size += len(raw)
+        trailer = struct.pack("<II", zlib.crc32(tail, crc), (size + len(tail)) & 0xFFFFFFFF)
+        parts += [self._deflate(tail), FINAL_BLOCK, trailer]
         return b"".join(parts)
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from argosy.api.appcache import CachedApp
+from argosy.api.appcache import CachedApp, GzipSegments, Piece
 from argosy.api.appcache import entry as cache_entry
 from argosy.api.common import (
     APP_API,
@@ -214,19 +214,52 @@ async def list_applications(
         items.append(e)
     chunk, nxt = page(items, limit, continue_)
     metadata: dict[str, Any] = {"resourceVersion": resource_version, **({"continue": nxt} if nxt else {})}
+    gzip = cache.gzip if cache is not None and _accepts_gzip(request) else None
     if fields:
-        doc = select_fields({"metadata": metadata, "items": [e.obj for e in chunk]}, fields)
-        return Response(json.dumps(doc, separators=(",", ":")).encode(), media_type="application/json")
+        return _fields_answer(metadata, chunk, fields, gzip)
     head = json.dumps({"metadata": metadata}, separators=(",", ":")).encode()[:-1] + b',"items":['
-    segments = cache.gzip if cache is not None else None
-    if segments is not None and _accepts_gzip(request) and sum(len(e.raw) for e in chunk) >= 1024:
+    return _list_answer(head, [(e.name, e.resource_version, e.raw) for e in chunk], b"]}", gzip, "")
+
+
+def _list_answer(
+    head: bytes, pieces: list[Piece], tail: bytes, gzip: GzipSegments | None, variant: str
+) -> Response:
+    if gzip is not None and sum(len(raw) for _, _, raw in pieces) >= 1024:
         # Compressed from cached per-group segments (appcache.GzipSegments); the GZip middleware
         # leaves an answer that already has a Content-Encoding alone.
-        body = segments.body(head, chunk, b"]}")
+        body = gzip.body(head, pieces, tail, variant=variant)
         headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         return Response(body, media_type="application/json", headers=headers)
-    body = b"".join((head, b",".join(e.raw for e in chunk), b"]}"))
+    body = b"".join((head, b",".join(raw for _, _, raw in pieces), tail))
     return Response(body, media_type="application/json")
+
+
+def _fields_answer(
+    metadata: dict[str, Any], chunk: list[CachedApp], fields: str, gzip: GzipSegments | None
+) -> Response:
+    """``select_fields`` over the list, item by item from each entry's cached projection: the
+    top-level paths (``metadata.resourceVersion``) select from the list's metadata, the ``items.``
+    paths from every item; an item with none of them is left out, as ``select_fields`` does."""
+    top_paths: list[str] = []
+    item_paths: list[str] = []
+    for raw in fields.split(","):
+        path = [p for p in raw.strip().split(".") if p]
+        if path and path[0] == "items":
+            rest = ".".join(path[1:])
+            if rest not in item_paths:
+                item_paths.append(rest)
+        elif path:
+            top_paths.append(".".join(path))
+    top = select_fields({"metadata": metadata}, ",".join(top_paths)) if top_paths else {}
+    if not item_paths:
+        return Response(json.dumps(top, separators=(",", ":")).encode(), media_type="application/json")
+    pieces: list[Piece] = []
+    for e in chunk:
+        view = e.view(item_paths)
+        if view is not None:
+            pieces.append((e.name, e.resource_version, view))
+    head = json.dumps(top, separators=(",", ":")).encode()[:-1] + (b"," if top else b"") + b'"items":['
+    return _list_answer(head, pieces, b"]}", gzip, "fields:" + ",".join(item_paths))
 
 
 def _accepts_gzip(request: Request) -> bool:
