@@ -224,7 +224,12 @@ async def runtime(
             on_repo_settings=on_repo_settings,
             metrics=metrics,
             on_app_written=notifier.on_app if notifier is not None else None,
-            clusters=RemoteClusters(resource_settings=resource_settings),
+            clusters=RemoteClusters(
+                resource_settings=resource_settings,
+                observer=metrics,
+                cache_observer=metrics,
+                add_cluster_source=metrics.add_cluster_source,
+            ),
         )
         elector = (
             LeaderElector(kube, lease or LeaseSettings(namespace=namespace)) if leader_election else None

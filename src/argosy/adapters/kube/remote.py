@@ -14,12 +14,14 @@ import logging
 import os
 import ssl
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from argosy.adapters.kube.client import KubeClient
 from argosy.adapters.kube.config import KubeConfig
 from argosy.adapters.kube.livecache import CacheOptions, ClusterCache, ResourceSettings
+from argosy.ports.metrics import ClusterEventObserver, ClusterStats, KubeRequestObserver
 
 __all__ = ["RemoteCluster", "RemoteClusters", "kube_config_for"]
 
@@ -94,6 +96,11 @@ class RemoteCluster:
     def __init__(self, kube: KubeClient, cache: ClusterCache) -> None:
         self._kube = kube
         self._cache = cache
+        self.closed = False
+
+    def stats(self) -> ClusterStats | None:
+        """The cache's ``argocd_cluster_*`` figures while connected (None once closed)."""
+        return None if self.closed else self._cache.stats()
 
     @property
     def kube(self) -> KubeClient:
@@ -104,6 +111,7 @@ class RemoteCluster:
         return self._cache
 
     async def close(self) -> None:
+        self.closed = True
         with contextlib.suppress(Exception):
             await self._cache.stop()
         await self._kube.aclose()
@@ -119,18 +127,29 @@ class RemoteClusters:
         resource_settings: ResourceSettings | None = None,
         options: CacheOptions | None = None,
         sync_timeout: float = 60.0,
+        observer: KubeRequestObserver | None = None,
+        cache_observer: ClusterEventObserver | None = None,
+        add_cluster_source: Callable[[Callable[[], ClusterStats | None]], None] | None = None,
     ) -> None:
+        """``observer`` sees every request of the clients (``argocd_app_k8s_request_total``),
+        ``cache_observer`` every watch event, and ``add_cluster_source`` gets each connection's
+        ``stats`` (``argocd_cluster_*``; docs/metrics.md)."""
         self.resource_settings = resource_settings or ResourceSettings()
         self.options = options or CacheOptions()
         self.sync_timeout = sync_timeout
+        self.observer = observer
+        self.cache_observer = cache_observer
+        self.add_cluster_source = add_cluster_source
 
     async def connect(self, spec: _Spec) -> RemoteCluster:
-        kube = KubeClient(kube_config_for(spec), user_agent="argosy-controller")
+        kube = KubeClient(kube_config_for(spec), user_agent="argosy-controller", observer=self.observer)
         cache = ClusterCache(
             kube,
             settings=self.resource_settings,
             options=self.options,
             cluster=spec.server,
+            observer=self.cache_observer,
+            cluster_name=spec.name,
         )
         try:
             await cache.start(wait=False)
@@ -144,4 +163,7 @@ class RemoteClusters:
             await kube.aclose()
             raise
         log.info("cluster %s (%s): connected, %d objects cached", spec.name, spec.server, len(cache))
-        return RemoteCluster(kube, cache)
+        remote = RemoteCluster(kube, cache)
+        if self.add_cluster_source is not None:
+            self.add_cluster_source(remote.stats)
+        return remote
