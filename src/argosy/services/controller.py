@@ -99,7 +99,7 @@ from argosy.model.history import DeploymentRecord, OperationKind, OperationRecor
 from argosy.model.repository import RepoCredentials, SSHKnownHost
 from argosy.model.resources import ResourceKey
 from argosy.ports.history import HistoryStore
-from argosy.ports.kube import KubeWatch, is_conflict, is_not_found
+from argosy.ports.kube import Kube, KubeWatch, is_conflict, is_not_found
 from argosy.ports.metrics import AppMetricsInfo, Metrics, NullMetrics, app_scope
 from argosy.services.clusters import (
     IN_CLUSTER_NAME,
@@ -111,7 +111,7 @@ from argosy.services.clusters import (
     normalize_server,
     parse_cluster_secret,
 )
-from argosy.services.compare import CompareResult, CompareSettings, compare_app
+from argosy.services.compare import CompareMemo, CompareResult, CompareSettings, compare_app
 from argosy.services.repo import DesiredState, DesiredStateRequest, RepoService
 from argosy.services.sync import (
     FIELD_MANAGER,
@@ -460,8 +460,13 @@ class Controller:
         metrics: Metrics | None = None,
         on_app_written: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
         clusters: ClusterConnector | None = None,
+        sync_kube: Kube | None = None,
     ) -> None:
         self.kube = kube
+        self._sync_kube = sync_kube
+        """Writes of syncs to the in-cluster destination (bootstrap: its own HTTP/2 client)."""
+        self._memos: dict[str, tuple[str, CompareMemo]] = {}
+        """Per application: (destination server, compare memo kept across refreshes)."""
         self._connector = clusters
         self._connections: dict[str, tuple[str, ClusterConnection, Callable[[], None]]] = {}
         """Open connections to destination clusters: server -> (spec fingerprint, connection, unsubscribe)."""
@@ -698,6 +703,7 @@ class Controller:
         if kind == "DELETED":
             self._apps.pop(name, None)
             self._fingerprints.pop(name, None)
+            self._memos.pop(name, None)
             with contextlib.suppress(Exception):
                 self.metrics.delete_app(str(obj["metadata"].get("namespace") or ""), name)
             return
@@ -1011,7 +1017,7 @@ class Controller:
             blocked.append(violation.message)
 
         # --- compare ---------------------------------------------------------------------------------
-        compare = await self._compare(app, desired, target)
+        compare = await self._compare(app, desired, target, hard=level >= Level.HARD)
         if orphaned_resources_monitored(project):
             orphans = await self._orphans(app, project, compare, target)
             cond = orphaned_resources_condition(project, orphans)
@@ -1116,15 +1122,22 @@ class Controller:
                 requeue = 0.0
         return _Outcome(status, clear_operation=clear, requeue_after=requeue)
 
-    async def _compare(self, app: Application, desired: DesiredState, target: _Target) -> CompareResult:
+    async def _compare(
+        self, app: Application, desired: DesiredState, target: _Target, *, hard: bool = False
+    ) -> CompareResult:
         rules = self.config.ignore_rules
         with contextlib.suppress(Exception):
             rules = rules + parse_app_ignore_differences([plain(x) for x in app.spec.ignore_differences])
-        live = list(target.cache.snapshot(app.name).values())
+        # The memo skips the dry run and diff of resources whose manifest and live version did not
+        # change since the last refresh (docs/engine.md); a hard refresh starts from scratch.
+        server = target.spec.server if target.spec is not None else ""
+        entry = self._memos.get(app.name)
+        if entry is None or entry[0] != server or hard:
+            entry = self._memos[app.name] = (server, CompareMemo())
         return await compare_app(
             target.kube,
             desired.manifests,
-            live=live,
+            live=target.cache.snapshot(app.name),
             settings=CompareSettings(
                 app_name=app.name,
                 field_manager=self.settings.field_manager,
@@ -1132,6 +1145,7 @@ class Controller:
                 default_namespace=app.spec.destination.namespace,
                 health_overrides=self.config.health_overrides,
             ),
+            memo=entry[1],
         )
 
     async def _orphans(
@@ -1383,10 +1397,16 @@ class Controller:
             create_namespace=dest_ns if options.create_namespace and dest_ns else "",
             health_overrides=self.config.health_overrides,
         )
+        # The in-cluster destination's writes go over the sync client (HTTP/2) when there is one.
+        # The compare's server-side dry runs of the very same objects are not repeated.
+        writer: Kube = cluster_target.kube
+        if cluster_target.spec is None and self._sync_kube is not None:
+            writer = self._sync_kube
+        prior = compare.prior_dry_runs()
         try:
-            executor = SyncExecutor(cluster_target.kube, plan, settings, state=resume)
+            executor = SyncExecutor(writer, plan, settings, state=resume, prior_dry_runs=prior)
         except Exception:
-            executor = SyncExecutor(cluster_target.kube, plan, settings)
+            executor = SyncExecutor(writer, plan, settings, prior_dry_runs=prior)
         if terminate:
             return await self._terminated(
                 app,
