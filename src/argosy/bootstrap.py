@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import functools
+import gc
 import logging
 import os
 import secrets
@@ -214,6 +215,10 @@ async def runtime(
             git.set_tls_certs(tls_certs)
 
         notifier = await _notifier(kube, namespace, store, metrics, stack)
+        # Sync writes get their own HTTP/2 client: one connection for many concurrent applies and
+        # dry runs. The watches stay on HTTP/1.1 (docs/kube.md); docs/performance.md has the figures.
+        sync_kube = KubeClient.from_kubeconfig(kubeconfig, http2=True, observer=metrics)
+        stack.push_async_callback(sync_kube.aclose)
         controller = Controller(
             kube,
             cache,
@@ -230,14 +235,20 @@ async def runtime(
                 cache_observer=metrics,
                 add_cluster_source=metrics.add_cluster_source,
             ),
+            sync_kube=sync_kube,
         )
         elector = (
             LeaderElector(kube, lease or LeaseSettings(namespace=namespace)) if leader_election else None
         )
         await cache.start(wait=True, timeout=120)
+        # The cache's objects live long: exempt them from the collector's scans, which otherwise
+        # repeat while the compare memos fill (docs/performance.md, the no-op compare).
+        gc.collect()
+        gc.freeze()
         try:
             yield Runtime(kube, cache, git, repo, store, controller, elector, metrics, notifier, namespace)
         finally:
+            gc.unfreeze()
             await cache.stop()
     finally:
         await stack.aclose()
