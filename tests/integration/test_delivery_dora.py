@@ -9,6 +9,7 @@ time to restore. A user who may not ``get`` the application sees no series.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from argosy import bootstrap
+from argosy.adapters.audit import AuditLogWriter
 from argosy.adapters.db import SqlStore
 from argosy.adapters.render import RenderTools
 from argosy.core.passwords import hash_password
@@ -135,6 +137,7 @@ async def test_dora_route_counts_real_deployments(
     settings = ControllerSettings(
         namespace=ns, workers=4, wave_delay=0.2, poll_interval=0.2, reconciliation_timeout=30.0
     )
+    stack = contextlib.ExitStack()
     async with (
         bootstrap.runtime(
             kubeconfig=str(cp.kubeconfig),
@@ -183,6 +186,14 @@ async def test_dora_route_counts_real_deployments(
             await env.wait("the fix synced and healthy", lambda: env.synced_healthy("dora", fixed), 120)
 
             app = bootstrap.api_app(rt, namespace=ns, state_dir=tmp_path, secure_cookies=False)
+            # api_app keeps its audit log writer in the audit sink's closure and never closes it (the
+            # server process just exits); close it here, or its file is reported unclosed at GC.
+            sink = app.state.argosy.deps.audit
+            writers = [
+                c.cell_contents for c in sink.__closure__ or () if isinstance(c.cell_contents, AuditLogWriter)
+            ]
+            assert writers, "the audit log writer was not found"
+            stack.callback(writers[0].close)
             async with (
                 app.router.lifespan_context(app),
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http,
@@ -248,3 +259,4 @@ async def test_dora_route_counts_real_deployments(
                 assert "must be before" in bad_range.json()["message"]
         finally:
             rt.stop()
+            stack.close()
