@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
-from argosy.api import accounts, apps, auth, delivery, misc, projects, repos
+from argosy.api import accounts, apps, auth, clusters, delivery, misc, projects, repos
 from argosy.api.appcache import AppCache
 from argosy.api.context import ApiContext, ApiDeps
 from argosy.api.errors import GRPC_INVALID_ARGUMENT, ApiError
@@ -101,7 +101,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         projects.router,
         repos.repositories,
         repos.repocreds,
-        repos.clusters,
+        clusters.router,
         accounts.account,
         accounts.session,
         misc.settings,

@@ -1,4 +1,6 @@
-"""``/api/v1/repositories``, ``/api/v1/repocreds`` and ``/api/v1/clusters`` over Argo CD's labelled Secrets.
+"""``/api/v1/repositories`` and ``/api/v1/repocreds`` over Argo CD's labelled Secrets.
+
+Clusters (``/api/v1/clusters``) live in ``argosy.api.clusters``, which reuses :func:`_delete_secret`.
 
 Credentials are write-only: answers carry the URL, type, name, project, username and flags, never
 ``password``, ``sshPrivateKey``, ``tlsClientCertKey``, ``githubAppPrivateKey`` or ``bearerToken``.
@@ -19,11 +21,10 @@ from argosy.api.context import Caller, allowed, audit, authenticate, ctx_of, enf
 from argosy.api.errors import bad_request, from_kube, not_found, precondition
 from argosy.core.accounts import secret_data
 
-__all__ = ["clusters", "repocreds", "repositories"]
+__all__ = ["repocreds", "repositories"]
 
 repositories = APIRouter(prefix="/api/v1/repositories", tags=["RepositoryService"])
 repocreds = APIRouter(prefix="/api/v1/repocreds", tags=["RepoCredsService"])
-clusters = APIRouter(prefix="/api/v1/clusters", tags=["ClusterService"])
 CallerDep = Annotated[Caller, Depends(authenticate)]
 
 SECRET_TYPE = "argocd.argoproj.io/secret-type"  # noqa: S105 - a label key
@@ -245,7 +246,7 @@ async def _delete_secret(
     action: str,
     summary: dict[str, Any],
 ) -> None:
-    """Delete a repository or credential-template Secret and audit it (the caller checked RBAC)."""
+    """Delete a repository, credential-template or cluster Secret and audit it (the caller checked RBAC)."""
     ctx = ctx_of(request)
     name = str(secret["metadata"]["name"])
     try:
@@ -338,33 +339,3 @@ async def delete_repocreds(request: Request, url: str, caller: CallerDep) -> dic
         summary={"url": url},
     )
     return {}
-
-
-# -- clusters -----------------------------------------------------------------------------------
-
-IN_CLUSTER = "https://kubernetes.default.svc"
-
-
-@clusters.get("", summary="List clusters (never their credentials)")
-async def list_clusters(request: Request, caller: CallerDep) -> dict[str, Any]:
-    settings = await ctx_of(request).settings.load()
-    entries: list[dict[str, Any]] = []
-    seen = set()
-    for secret in await _list(request, "cluster"):
-        values = secret_data(secret)
-        server = values.get("server", "")
-        seen.add(server)
-        entry: dict[str, Any] = {"server": server, "name": values.get("name", ""), "config": {}}
-        if values.get("project"):
-            entry["project"] = values["project"]
-        if values.get("namespaces"):
-            entry["namespaces"] = [n for n in values["namespaces"].split(",") if n]
-        entries.append(entry)
-    if IN_CLUSTER not in seen and settings.cm.get("cluster.inClusterEnabled", "true").lower() != "false":
-        entries.insert(0, {"server": IN_CLUSTER, "name": "in-cluster", "config": {}})
-    items = [
-        e
-        for e in entries
-        if allowed(settings, caller, "clusters", "get", rbac_repo_object(e["server"], e.get("project", "")))
-    ]
-    return {"metadata": {}, "items": items}
