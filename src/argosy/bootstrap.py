@@ -553,6 +553,7 @@ def api_app(
             audit=lambda e: writer.write(AuditEvent(**dataclasses.asdict(e))),
             manifests=RepoManifestSource(rt.repo),
             sso=sso_backends(),
+            history=rt.history,
         )
     )
     metrics = rt.metrics
