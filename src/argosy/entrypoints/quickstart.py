@@ -95,13 +95,14 @@ async def _session(
                     state_dir=state_dir,
                     host="127.0.0.1",
                 )
+                app_ = bootstrap.api_app(
+                    rt, namespace=namespace, state_dir=state_dir, secure_cookies=cert is not None
+                )
+                config = _server.uvicorn_config(app_, host="127.0.0.1", port=chosen, cert=cert)
             except tls.TlsError as exc:
                 err.print(f"error: {exc}", markup=False)
                 raise SystemExit(1) from exc
-            app_ = bootstrap.api_app(
-                rt, namespace=namespace, state_dir=state_dir, secure_cookies=cert is not None
-            )
-            api = uvicorn.Server(_server.uvicorn_config(app_, host="127.0.0.1", port=chosen, cert=cert))
+            api = uvicorn.Server(config)
             api_task = asyncio.create_task(api.serve())
             scheme = "https" if cert is not None else "http"
             err.print(

@@ -133,11 +133,18 @@ async def server_certificate(
         raise tls.TlsError("--tls-cert and --tls-key go together")
     if cert_file is not None and key_file is not None:
         return tls.from_files(cert_file, key_file)
-    for name in (tls.SERVER_TLS_SECRET, "argocd-secret"):
-        secret = await _get(rt, "Secret", name, namespace)
-        found = tls.from_secret(secret) if secret is not None else None
+    secret = await _get(rt, "Secret", tls.SERVER_TLS_SECRET, namespace)
+    found = tls.from_secret(secret) if secret is not None else None  # invalid: an error, as asked for
+    if found is not None:
+        return found
+    secret = await _get(rt, "Secret", "argocd-secret", namespace)
+    try:  # Argo CD replaces a missing or invalid certificate there with a generated one
+        found = tls.from_secret(secret, source="secret argocd-secret") if secret is not None else None
         if found is not None:
+            tls.server_ssl_context(found)
             return found
+    except tls.TlsError as exc:
+        logging.getLogger(__name__).warning("%s; using a generated certificate", exc)
     settings = await _get(rt, "ConfigMap", "argocd-cm", namespace)
     url = str(((settings or {}).get("data") or {}).get("url") or "")
     extra = [*hosts, *([urlsplit(url).hostname or ""] if url else [])]
