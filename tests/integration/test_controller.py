@@ -397,7 +397,7 @@ async def test_rollback_holds_until_the_next_commit(
     v1 = git_repo.commit_files({"app/settings.yaml": _configmap("settings", {"v": "1"})}, "v1")
     dest = _dest(cp)
     env.apply(_application("f-development", ns, git_repo.http_url, dest, "development"))
-    async with running_controller(cp, ns, tmp_path):
+    async with running_controller(cp, ns, tmp_path) as rt:
         await env.wait("v1", lambda: env.synced_healthy("f-development", v1))
         v2 = git_repo.commit_files(
             {"app/settings.yaml": _configmap("settings", {"v": "2"})}, "v2", replace=True
@@ -429,6 +429,12 @@ async def test_rollback_holds_until_the_next_commit(
         assert env.data("settings", dest) == {"v": "1"}, "auto-sync must hold after a rollback"
         app = env.app("f-development")
         assert app["status"]["sync"]["status"] == "OutOfSync"
+        # The history store (DORA): the rollback counts as restored once v1 runs Healthy, although
+        # the app stays OutOfSync with Git; each deployment carries its commit's date (lead time).
+        records = await rt.history.deployments(app_name="f-development")
+        (rollback,) = [r for r in records if r.rollback]
+        assert rollback.revision == v1 and rollback.succeeded and rollback.healthy_at is not None
+        assert all(r.commit_time is not None for r in records), records
         git_repo.commit_files({"app/settings.yaml": _configmap("settings", {"v": "3"})}, "v3", replace=True)
         env.refresh("f-development")
         await env.wait("v3 deployed", lambda: env.data("settings", dest) == {"v": "3"} and not held())

@@ -243,6 +243,10 @@ async def test_dora_route_counts_real_deployments(
                 ttr = series["timeToRestoreSeconds"]
                 assert ttr["restores"] == 1 and ttr["open"] == 0
                 assert 0 < ttr["median"] < 300
+                # Lead time runs from each deployed commit's committer date to Synced+Healthy.
+                lead = series["leadTimeSeconds"]
+                assert lead["samples"] >= 3, lead
+                assert 0 < lead["median"] < 600, lead
                 print("DORA after real syncs:", json.dumps(series)[:2000])
 
                 # The same through the environment filter; nothing for another environment.

@@ -452,3 +452,29 @@ def test_scrubber_masks_values_encodings_and_url_passwords() -> None:
 
 
 KEY_TEXT = "-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0LWtleS1ib2R5\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+# -- commit metadata ------------------------------------------------------------------------------
+
+
+async def test_commit_metadata_from_the_local_cache_only(
+    client: GitClient, git_server: GitServer, git_repo: BareRepo, history: dict[str, str]
+) -> None:
+    url, sha = git_repo.http_url, history["c2"]
+    assert await client.commit_metadata(url, sha) is None  # not fetched: no network lookup
+    before = client.stats.ls_remote + client.stats.fetch
+    await client.fetch(url, sha, https_creds(git_server, git_repo))
+    meta = await client.commit_metadata(url, sha)
+    assert meta is not None
+    expected = subprocess.run(
+        ["git", "--git-dir", str(git_repo.path), "log", "-1", "--format=%cI|%an <%ae>", sha],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    date, _, author = expected.partition("|")
+    assert (meta.sha, meta.message, meta.author) == (sha, "two", author)
+    assert meta.committed_at.isoformat() == date.replace("Z", "+00:00")
+    assert meta.committed_at.tzinfo is not None
+    assert client.stats.ls_remote + client.stats.fetch == before + 1  # only the fetch above
+    assert await client.commit_metadata(url, "not-a-sha") is None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 
 __all__ = [
     "SECRET_FIELDS",
+    "CommitMetadata",
     "RepoCredentials",
     "ResolvedRevision",
     "SSHKnownHost",
@@ -106,6 +108,20 @@ class RepoCredentials:
         _, url_password = _userinfo(self.url)
         values.append(url_password)
         return tuple(v for v in values if v)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitMetadata:
+    """One commit's author, committer date and message (Argo CD's ``RevisionMetadata``).
+
+    The committer date is what DORA's lead time starts from: it is when the change reached the
+    branch (a rebased or cherry-picked commit keeps its old author date).
+    """
+
+    sha: str
+    author: str
+    committed_at: datetime
+    message: str
 
 
 @dataclass(frozen=True, slots=True)

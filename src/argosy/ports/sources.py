@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from argosy.model.repository import RepoCredentials, ResolvedRevision
+from argosy.model.repository import CommitMetadata, RepoCredentials, ResolvedRevision
 from argosy.model.source import ApplicationSource
 
 
@@ -22,6 +22,8 @@ class GitRepositories(Protocol):
     async def checkout(self, url: str, sha: str, *, lfs: bool = False) -> Path: ...
 
     def mark_stale(self, url: str, branch: str | None = None) -> None: ...
+
+    async def commit_metadata(self, url: str, sha: str) -> CommitMetadata | None: ...
 
 
 class RenderedSource(Protocol):

@@ -493,6 +493,7 @@ class Controller:
         """Reconcile count per application (tests check which controller did the work)."""
         self.ready = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        self._rollbacks_noted_healthy: dict[tuple[str, str], str] = {}
         self._executors: dict[str, SyncExecutor] = {}
         """The operation running in this process, per application (to terminate it)."""
 
@@ -1173,6 +1174,8 @@ class Controller:
         self, app: Application, compare: CompareResult, desired: DesiredState, now: datetime
     ) -> None:
         """Tell the history store when the app first becomes Synced and Healthy at a revision."""
+        if app.status.argosy is not None and app.status.argosy.rollback_hold is not None:
+            self._note_rollback_healthy(app, compare, now)
         revision = desired.revisions[0] if desired.revisions else ""
         if not revision or str(compare.sync_status) != "Synced" or str(compare.health.status) != "Healthy":
             return
@@ -1185,6 +1188,30 @@ class Controller:
             and old.health.status == "Healthy"
         ):
             return
+
+        async def write() -> None:
+            try:
+                await self.history.mark_healthy(app.namespace, app.name, revision, now)
+            except Exception as exc:
+                log.warning("history store: %s", exc)
+
+        self._spawn(write())
+
+    def _note_rollback_healthy(self, app: Application, compare: CompareResult, now: datetime) -> None:
+        """A rollback restores service once the rolled-back revision runs Healthy, while the app stays
+        OutOfSync with Git for as long as the hold lasts: record that moment for DORA's time to
+        restore (``mark_healthy`` of the rollback's revision)."""
+        state = app.status.operation_state
+        result = state.sync_result if state is not None else None
+        if state is None or state.phase != "Succeeded" or result is None or not result.revision:
+            return
+        if str(compare.health.status) != "Healthy":
+            return
+        key = (app.namespace, app.name)
+        if self._rollbacks_noted_healthy.get(key) == result.revision:
+            return
+        self._rollbacks_noted_healthy[key] = result.revision
+        revision = result.revision
 
         async def write() -> None:
             try:
@@ -1695,11 +1722,16 @@ class Controller:
         except Exception as exc:
             log.warning("metrics: %s", exc)
 
+        request = self._request(app)
+
         async def write() -> None:
             try:
                 await self.history.record_operation(record)
                 if deployment is not None:
-                    await self.history.record_deployment(deployment)
+                    # DORA's lead time starts at the commit: its committer date, from the Git cache.
+                    commit = await self.repo.commit_metadata(request, target.revisions)
+                    committed = commit.committed_at if commit is not None else None
+                    await self.history.record_deployment(replace(deployment, commit_time=committed))
             except Exception as exc:
                 log.warning("history store: %s", exc)
 

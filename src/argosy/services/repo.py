@@ -13,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from argosy.model.repository import RepoCredentials, ResolvedRevision, normalize_repo_url
+from argosy.model.repository import CommitMetadata, RepoCredentials, ResolvedRevision, normalize_repo_url
 from argosy.model.source import ApplicationSource
 from argosy.ports.sources import GitRepositories, Renderer
+
+log = logging.getLogger(__name__)
 
 CredentialsLookup = Callable[[str], RepoCredentials | None]
 
@@ -175,6 +178,20 @@ class RepoService:
             )
             manifests.extend(result.manifests)
         return tuple(manifests)
+
+    async def commit_metadata(
+        self, request: DesiredStateRequest, revisions: Sequence[str]
+    ) -> CommitMetadata | None:
+        """Metadata of the first Git source's commit among ``revisions`` (one per source, as in
+        :class:`DesiredState`), from the local Git cache; ``None`` for chart sources or when unknown."""
+        for source, revision in zip(request.sources, revisions, strict=False):
+            if self._is_git(source):
+                try:
+                    return await self._git.commit_metadata(source.repo_url, revision)
+                except Exception as exc:  # metadata is informative: never fail a caller for it
+                    log.debug("commit metadata of %s: %s", revision, exc)
+                    return None
+        return None
 
     def mark_stale(self, url: str, branch: str | None = None) -> None:
         """A push to ``url`` (and ``branch``) happened: re-resolve on the next request. Cached renders

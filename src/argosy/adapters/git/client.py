@@ -36,6 +36,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from argosy.adapters.git import smarthttp
@@ -48,6 +49,7 @@ from argosy.adapters.git.errors import (
     summarize_stderr,
 )
 from argosy.model.repository import (
+    CommitMetadata,
     RepoCredentials,
     ResolvedRevision,
     SSHKnownHost,
@@ -201,6 +203,7 @@ class GitClient:
         self._ssh = ssh
         self._clock = clock
         self._resolutions: dict[tuple[str, str], _Resolution] = {}
+        self._commit_metadata: dict[str, CommitMetadata] = {}
         self._generations: dict[str, int] = {}
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
             weakref.WeakKeyDictionary()
@@ -662,6 +665,52 @@ class GitClient:
             )
             raise GitError(url, GitErrorKind.REVISION_NOT_FOUND, detail, scrubber=inv.scrub)
         return result.stdout.strip()
+
+    async def commit_metadata(self, url: str, sha: str) -> CommitMetadata | None:
+        """Author, committer date and message of commit ``sha`` of ``url`` from the local cache.
+
+        Nothing goes over the network: ``None`` when the commit has not been fetched (or ``sha`` is
+        not a full SHA). Commits never change, so answers are kept (the newest 4,096).
+        """
+        self._check_url(url)
+        sha = sha.strip().lower()
+        if not FULL_SHA.match(sha):
+            return None
+        known = self._commit_metadata.get(sha)
+        if known is not None:
+            return known
+        repo = self.repo_dir(url)
+        if not (repo / "HEAD").is_file():
+            return None
+        with self._invocation(url, None) as inv:
+            result = await self._run(
+                [
+                    "--git-dir",
+                    str(repo),
+                    "log",
+                    "-1",
+                    "--no-show-signature",
+                    "--format=%an <%ae>%x00%cI%x00%B",
+                    sha,
+                ],
+                url=url,
+                inv=inv,
+            )
+        author, _, rest = result.stdout.partition("\0")
+        date, _, message = rest.partition("\0")
+        if result.returncode != 0 or not date:
+            return None
+        try:
+            committed_at = datetime.fromisoformat(date.strip())
+        except ValueError:
+            return None
+        metadata = CommitMetadata(
+            sha=sha, author=author.strip(), committed_at=committed_at, message=message.strip()
+        )
+        if len(self._commit_metadata) >= 4096:
+            self._commit_metadata.pop(next(iter(self._commit_metadata)))
+        self._commit_metadata[sha] = metadata
+        return metadata
 
     async def fetch(self, url: str, sha: str, creds: RepoCredentials | None = None) -> None:
         """Make commit ``sha`` available locally; nothing goes over the network if it already is.
