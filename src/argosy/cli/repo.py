@@ -1,4 +1,4 @@
-"""``argosy repo add|list|rm``, ``argosy repocreds add|list|rm`` and ``argosy cluster list``.
+"""``argosy repo add|list|rm`` and ``argosy repocreds add|list|rm`` (``argosy cluster ...``: cli/cluster.py).
 
 Credentials go to the server only; nothing the server answers contains them.
 """
@@ -23,7 +23,6 @@ from argosy.cli.client import (
     q,
 )
 from argosy.cli.groups import app as root
-from argosy.cli.groups import cluster as cluster_cmd
 from argosy.cli.output import OutputOpt, emit, table
 
 repo_cmd = typer.Typer(help="Manage repository connections.", no_args_is_help=True)
@@ -194,24 +193,3 @@ def repocreds_rm(
     with errors(), conn(server, auth_token, insecure, plaintext, grpc_web, config).client() as client:
         client.delete(f"/api/v1/repocreds/{q(url)}")
     print(f"Repository credentials for '{url}' removed")
-
-
-@cluster_cmd.command("list")
-def cluster_list(
-    *,
-    output: OutputOpt = "",
-    server: ServerOpt = None,
-    auth_token: TokenOpt = None,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    config: ConfigOpt = None,
-) -> None:
-    """List the clusters the API server knows (argocd cluster list)."""
-    with errors(), conn(server, auth_token, insecure, plaintext, grpc_web, config).client() as client:
-        items = client.get("/api/v1/clusters").get("items") or []
-    if emit(items, output):
-        return
-    table(
-        ["SERVER", "NAME", "PROJECT"], [[c["server"], c.get("name", ""), c.get("project", "")] for c in items]
-    )
