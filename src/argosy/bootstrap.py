@@ -567,6 +567,18 @@ def api_app(
         app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     if ui_built():
         mount_ui(app)
+    # The audit log file is closed when the server stops (the app's lifespan ends), not left to GC.
+    serve = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan_closing_the_audit_log(server: Any) -> AsyncIterator[Any]:
+        try:
+            async with serve(server) as state:
+                yield state
+        finally:
+            writer.close()
+
+    app.router.lifespan_context = lifespan_closing_the_audit_log
     return app
 
 
