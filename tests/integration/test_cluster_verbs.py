@@ -3,16 +3,15 @@
 No second control plane: the kubeconfig handed to ``cluster add`` names the test apiserver as
 ``https://localhost:<port>`` (its serving certificate has the SAN), as test_remote_cluster.py does.
 ``cluster add`` creates the manager ServiceAccount, its ClusterRole binding and token Secret in that
-cluster and registers a cluster Secret through the API. The controller does not run in this
-harness, so the test reads that Secret with the controller's own parser
-(``services.clusters.parse_cluster_secret``) and uses its credentials for real, as the controller's
-``RemoteClusters`` would: through ``https://localhost`` with the kubeconfig's CA, as the
-ServiceAccount, it lists namespaces and writes a ConfigMap.
+cluster and registers a cluster Secret through the API. The test reads that Secret with the
+controller's own parser (``services.clusters.parse_cluster_secret``) and uses its credentials for
+real (through ``https://localhost`` with the kubeconfig's CA the apiserver sees the ServiceAccount),
+then runs the controller: an Application whose destination is the added cluster *by name* (which
+only the Secret can resolve) syncs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -21,10 +20,15 @@ import httpx
 import pytest
 import yaml
 
+from argosy import bootstrap
 from argosy.adapters.kube import KubeClient
 from argosy.adapters.kube.remote import kube_config_for
 from argosy.services.clusters import ClusterSpec, parse_cluster_secret
 from tests.integration.test_api_cli import Server, _initial_password, api_server  # noqa: F401
+from tests.integration.test_controller import Env, _configmap, _setup_namespace, running_controller
+from tests.integration.test_controller_processes import publish
+from tests.integration.test_controller_terminate import daemon  # noqa: F401
+from tests.integration.test_remote_cluster import _application
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +59,17 @@ async def _use(spec: ClusterSpec, namespace: str) -> str:
         return str(review["status"]["userInfo"]["username"])
 
 
-def test_cluster_add_get_list_rm(api_server: Server, tmp_path: Path) -> None:  # noqa: F811
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_cluster_add_get_list_rm(
+    api_server: Server,  # noqa: F811
+    tmp_path: Path,
+    daemon: bootstrap.GitDaemon,  # noqa: F811
+) -> None:
     s = api_server
     r = s.cli("login", s.address, "--plaintext", "--username", "admin", "--password", _initial_password(s))
     assert r.returncode == 0, r.stderr
@@ -108,7 +122,7 @@ def test_cluster_add_get_list_rm(api_server: Server, tmp_path: Path) -> None:  #
     spec = parse_cluster_secret(secret)  # exactly what the controller reads
     assert (spec.name, spec.server, spec.insecure) == (context, server, False)
     assert spec.bearer_token and spec.ca_data.startswith("-----BEGIN CERTIFICATE-----")
-    assert asyncio.run(_use(spec, target_ns)) == f"system:serviceaccount:{sa_ns}:{sa}"
+    assert await _use(spec, target_ns) == f"system:serviceaccount:{sa_ns}:{sa}"
     cm = s.plane.get_json("-n", target_ns, "configmap", "via-secret")
     assert cm["metadata"]["name"] == "via-secret"
 
@@ -124,6 +138,18 @@ def test_cluster_add_get_list_rm(api_server: Server, tmp_path: Path) -> None:  #
     assert got["config"] == {"tlsClientConfig": {"insecure": False}}
     r = s.cli("cluster", "get", context)  # by name, yaml by default
     assert r.returncode == 0 and yaml.safe_load(r.stdout)["server"] == server, r.stderr
+    # The controller resolves a destination by that name through the Secret, and syncs.
+    _setup_namespace(s.plane, s.namespace, None, None)
+    sha = publish(tmp_path, {"settings.yaml": _configmap("settings", {"v": "1"})})
+    env = Env(s.plane, s.namespace)
+    dest = {"name": context, "namespace": target_ns}
+    env.apply(_application("by-name", s.namespace, f"{daemon.url}/app.git", dest))
+    async with running_controller(s.plane, s.namespace, tmp_path / "state"):
+        await env.wait("by-name synced to the added cluster", lambda: env.synced_healthy("by-name", sha))
+    assert env.data("settings", target_ns) == {"v": "1"}
+    assert spec.bearer_token not in json.dumps(env.app("by-name"))
+    s.plane.kubectl("-n", s.namespace, "delete", "application", "by-name", "--wait=false")
+
     # adding again with the same spec would need a new token: a different spec needs --upsert
     r = s.cli(*add, "--name", "renamed")
     assert r.returncode == 20 and "upsert" in r.stderr
