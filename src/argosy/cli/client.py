@@ -228,7 +228,13 @@ def connection_error(base: str, exc: httpx.HTTPError) -> str:
         m in text for m in ("WRONG_VERSION_NUMBER", "record layer failure", "packet length too long")
     ):
         return f"cannot reach {base}: the server does not speak TLS (pass --plaintext for HTTP)"
-    if base.startswith("http://") and isinstance(exc, httpx.RemoteProtocolError):
+    # A TLS server that gets plain HTTP drops the connection: the client sees either "disconnected
+    # without a response" or a reset, depending on timing.
+    if base.startswith("http://") and (
+        isinstance(exc, httpx.RemoteProtocolError)
+        or (isinstance(exc, httpx.ReadError) and any(isinstance(c, ConnectionResetError) for c in causes))
+        or "Connection reset by peer" in text
+    ):
         return (
             f"cannot reach {base}: {type(exc).__name__}: {exc} "
             "(does the server serve HTTPS? drop --plaintext)"
