@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from argosy import bootstrap
-from argosy.adapters.audit import AuditLogWriter
 from argosy.adapters.db import SqlStore
 from argosy.adapters.render import RenderTools
 from argosy.core.passwords import hash_password
@@ -185,15 +184,8 @@ async def test_dora_route_counts_real_deployments(
             env.refresh("dora")
             await env.wait("the fix synced and healthy", lambda: env.synced_healthy("dora", fixed), 120)
 
+            # The app's lifespan closes its audit log file (an unclosed file would fail the run).
             app = bootstrap.api_app(rt, namespace=ns, state_dir=tmp_path, secure_cookies=False)
-            # api_app keeps its audit log writer in the audit sink's closure and never closes it (the
-            # server process just exits); close it here, or its file is reported unclosed at GC.
-            sink = app.state.argosy.deps.audit
-            writers = [
-                c.cell_contents for c in sink.__closure__ or () if isinstance(c.cell_contents, AuditLogWriter)
-            ]
-            assert writers, "the audit log writer was not found"
-            stack.callback(writers[0].close)
             async with (
                 app.router.lifespan_context(app),
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http,
@@ -248,6 +240,12 @@ async def test_dora_route_counts_real_deployments(
                 assert lead["samples"] >= 3, lead
                 assert 0 < lead["median"] < 600, lead
                 print("DORA after real syncs:", json.dumps(series)[:2000])
+
+                # The commit behind a revision, from the Git cache the controller filled.
+                meta = await http.get(f"/api/v1/applications/dora/revisions/{fixed}/metadata", headers=admin)
+                assert meta.status_code == 200, meta.text
+                assert meta.json()["message"] == "fix" and meta.json()["author"], meta.json()
+                assert meta.json()["date"].endswith("Z"), meta.json()
 
                 # The same through the environment filter; nothing for another environment.
                 assert len((await dora(admin, environment="development"))["series"]) == 1

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -38,9 +40,12 @@ from argosy.api.errors import (
 )
 from argosy.core.project import check_application, sync_window_verdict
 from argosy.model.application import Application, AppProject, ModelError, format_time
+from argosy.model.repository import CommitMetadata
 from argosy.ports.kube import is_not_found
 
 __all__ = ["ManifestSource", "router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/applications", tags=["ApplicationService"])
 CallerDep = Annotated[Caller, Depends(authenticate)]
@@ -55,6 +60,10 @@ class ManifestSource(Protocol):
     """Optional: renders an Application's desired manifests (wired to the repo service by bootstrap)."""
 
     async def manifests(self, app: Mapping[str, Any], revision: str | None) -> list[dict[str, Any]]: ...
+
+    async def revision_metadata(self, app: Mapping[str, Any], revision: str) -> CommitMetadata | None:
+        """Author, date and message of a commit of the app's (first) Git source, when known."""
+        ...
 
 
 class SyncStrategyBody(BaseModel):
@@ -721,6 +730,16 @@ async def manifests(
 @router.get("/{name}/revisions/{revision}/metadata", summary="Revision metadata (from the history)")
 async def revision_metadata(request: Request, name: str, revision: str, caller: CallerDep) -> dict[str, Any]:
     app = await load_app(request, caller, name, "get")
+    source = ctx_of(request).deps.manifests
+    commit = None
+    if source is not None:
+        try:
+            commit = await source.revision_metadata(app, revision)
+        except Exception as exc:  # metadata is informative: fall back to the history below
+            log.debug("revision metadata of %s: %s", revision, exc)
+    if commit is not None:
+        date = commit.committed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"date": date, "message": commit.message, "author": commit.author, "tags": []}
     for h in (app.get("status") or {}).get("history") or []:
         if isinstance(h, Mapping) and h.get("revision") == revision:
             return {"date": h.get("deployedAt", ""), "message": "", "author": "", "tags": []}

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from argosy.model.application import Application
+from argosy.model.repository import CommitMetadata
 from argosy.services.repo import DesiredStateRequest, RepoService
 
 __all__ = ["RepoManifestSource"]
@@ -31,3 +32,12 @@ class RepoManifestSource:
         )
         state = await self._repo.desired_state(request)
         return [dict(m) for m in state.manifests]
+
+    async def revision_metadata(self, app: Mapping[str, Any], revision: str) -> CommitMetadata | None:
+        """From the Git cache the controller fills (no network): ``None`` for a commit not fetched."""
+        model = Application.from_dict(app)
+        sources = model.spec.application_sources()
+        request = DesiredStateRequest(
+            app_name=model.name, namespace=model.spec.destination.namespace, sources=sources
+        )
+        return await self._repo.commit_metadata(request, [revision] * len(sources))
