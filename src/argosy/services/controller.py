@@ -530,8 +530,21 @@ class Controller:
             for task in (*tasks, *workers):
                 task.cancel()
             await asyncio.gather(*tasks, *workers, return_exceptions=True)
+            await self._drain_background()
             for server in list(self._connections):
                 await self._disconnect(server)
+
+    async def _drain_background(self, timeout: float = 10.0) -> None:
+        """Let the history writes in flight finish (they read the Git cache and the database), then
+        cancel what is left: a task left pending when the loop closes would be dropped mid-write and
+        leave its git child unreaped."""
+        pending = set(self._background)
+        if not pending:
+            return
+        _, still_running = await asyncio.wait(pending, timeout=timeout)
+        for task in still_running:
+            task.cancel()
+        await asyncio.gather(*still_running, return_exceptions=True)
 
     # --- configuration ---------------------------------------------------------------------------
 
