@@ -509,6 +509,20 @@ def _start_all(state: ClusterState, toolchain: Toolchain, progress: Progress, ti
 
 
 def _stop_pid(pid: int, binary: str | None, grace: float) -> None:
+    try:
+        _signal_until_gone(pid, binary, grace)
+    finally:
+        # A child of this process is reaped here: pid_alive() can see it as a zombie (and stop
+        # waiting) before polling its Popen, which would then be reported as "still running" at exit.
+        child = _CHILDREN.pop(pid, None)
+        if child is not None:
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                _CHILDREN[pid] = child
+
+
+def _signal_until_gone(pid: int, binary: str | None, grace: float) -> None:
     if not pid_alive(pid, binary):
         return
     with contextlib.suppress(ProcessLookupError):
