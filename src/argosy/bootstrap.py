@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argosy.adapters.db import SqlStore, default_sqlite_url, open_store
 from argosy.adapters.git import GitClient
@@ -52,9 +52,14 @@ __all__ = [
     "find_render_tools",
     "history_store",
     "install",
+    "ldap_config",
     "run_controller",
     "runtime",
 ]
+
+if TYPE_CHECKING:
+    from argosy.adapters.ldap import LdapConfig
+    from argosy.core.sso import LdapConnector
 
 log = logging.getLogger(__name__)
 
@@ -582,52 +587,50 @@ def api_app(
     return app
 
 
+def ldap_config(conn: LdapConnector, *, bind_password: str | None = None) -> LdapConfig:
+    """The LDAP adapter's settings for a ``dex.config`` connector (its bind password revealed here,
+    or ``bind_password`` instead)."""
+    from argosy.adapters.ldap import LdapConfig, LdapGroupSearch, LdapUserSearch  # noqa: PLC0415
+
+    us, gs = conn.user_search, conn.group_search
+    return LdapConfig(
+        host=conn.host,
+        port=conn.port,
+        bind_dn=conn.bind_dn,
+        bind_password=conn.bind_pw.reveal() if bind_password is None else bind_password,
+        insecure_no_ssl=conn.insecure_no_ssl,
+        start_tls=conn.start_tls,
+        insecure_skip_verify=conn.insecure_skip_verify,
+        root_ca=conn.root_ca,
+        root_ca_data=conn.root_ca_data,
+        user_search=LdapUserSearch(
+            base_dn=us.base_dn,
+            username=us.username,
+            filter=us.filter,
+            id_attr=us.id_attr,
+            email_attr=us.email_attr,
+            name_attr=us.name_attr,
+            preferred_username_attr=us.preferred_username_attr,
+            scope=us.scope,
+        ),
+        group_search=None
+        if gs is None
+        else LdapGroupSearch(
+            base_dn=gs.base_dn,
+            user_matchers=[(m.user_attr, m.group_attr) for m in gs.user_matchers],
+            filter=gs.filter,
+            name_attr=gs.name_attr,
+            scope=gs.scope,
+        ),
+    )
+
+
 def sso_backends() -> Any:
     """``ApiDeps.sso``: LDAP logins through ``argosy.adapters.ldap`` (in a worker thread) and the HTTP
     client of the OIDC and GitHub flows (``argosy.adapters.oidc``). docs/auth.md."""
-    from argosy.adapters.ldap import (  # noqa: PLC0415  (only the server needs these)
-        LdapAuthenticator,
-        LdapAuthError,
-        LdapConfig,
-        LdapGroupSearch,
-        LdapUserSearch,
-    )
+    from argosy.adapters.ldap import LdapAuthenticator, LdapAuthError  # noqa: PLC0415  (only the server needs these)
     from argosy.adapters.oidc import OidcHttpClient  # noqa: PLC0415
-    from argosy.core.sso import LdapConnector  # noqa: PLC0415
     from argosy.ports.sso import SsoBackends, SsoLoginError, SsoUser  # noqa: PLC0415
-
-    def ldap_config(conn: LdapConnector) -> LdapConfig:
-        us, gs = conn.user_search, conn.group_search
-        return LdapConfig(
-            host=conn.host,
-            port=conn.port,
-            bind_dn=conn.bind_dn,
-            bind_password=conn.bind_pw.reveal(),
-            insecure_no_ssl=conn.insecure_no_ssl,
-            start_tls=conn.start_tls,
-            insecure_skip_verify=conn.insecure_skip_verify,
-            root_ca=conn.root_ca,
-            root_ca_data=conn.root_ca_data,
-            user_search=LdapUserSearch(
-                base_dn=us.base_dn,
-                username=us.username,
-                filter=us.filter,
-                id_attr=us.id_attr,
-                email_attr=us.email_attr,
-                name_attr=us.name_attr,
-                preferred_username_attr=us.preferred_username_attr,
-                scope=us.scope,
-            ),
-            group_search=None
-            if gs is None
-            else LdapGroupSearch(
-                base_dn=gs.base_dn,
-                user_matchers=[(m.user_attr, m.group_attr) for m in gs.user_matchers],
-                filter=gs.filter,
-                name_attr=gs.name_attr,
-                scope=gs.scope,
-            ),
-        )
 
     async def ldap_login(conn: LdapConnector, username: str, password: str) -> SsoUser:
         try:

@@ -14,10 +14,8 @@ import pytest
 from argosy.adapters.ldap import (
     LdapAuthenticator,
     LdapAuthError,
-    LdapConfig,
-    LdapGroupSearch,
-    LdapUserSearch,
 )
+from argosy.bootstrap import ldap_config
 from argosy.core.sso import LdapConnector, parse_dex_ldap_connectors
 from tests.support.ldap import BASE_DN, LdapServer, ldap_server  # noqa: F401 - the fixture
 
@@ -51,39 +49,6 @@ connectors:
 """
 
 
-def _adapter_config(conn: LdapConnector, *, bind_password: str | None = None) -> LdapConfig:
-    us, gs = conn.user_search, conn.group_search
-    return LdapConfig(
-        host=conn.host,
-        port=conn.port,
-        bind_dn=conn.bind_dn,
-        bind_password=conn.bind_pw.reveal() if bind_password is None else bind_password,
-        insecure_no_ssl=conn.insecure_no_ssl,
-        start_tls=conn.start_tls,
-        insecure_skip_verify=conn.insecure_skip_verify,
-        root_ca=conn.root_ca,
-        root_ca_data=conn.root_ca_data,
-        user_search=LdapUserSearch(
-            base_dn=us.base_dn,
-            username=us.username,
-            filter=us.filter,
-            id_attr=us.id_attr,
-            email_attr=us.email_attr,
-            name_attr=us.name_attr,
-            scope=us.scope,
-        ),
-        group_search=None
-        if gs is None
-        else LdapGroupSearch(
-            base_dn=gs.base_dn,
-            user_matchers=[(m.user_attr, m.group_attr) for m in gs.user_matchers],
-            filter=gs.filter,
-            name_attr=gs.name_attr,
-            scope=gs.scope,
-        ),
-    )
-
-
 @pytest.fixture
 def connector(ldap_server: LdapServer) -> LdapConnector:  # noqa: F811
     text = DEX_CONFIG.replace("HOSTPORT", f"{ldap_server.host}:{ldap_server.port}")
@@ -93,7 +58,7 @@ def connector(ldap_server: LdapServer) -> LdapConnector:  # noqa: F811
 
 @pytest.fixture
 def authenticator(connector: LdapConnector) -> LdapAuthenticator:
-    return LdapAuthenticator(_adapter_config(connector))
+    return LdapAuthenticator(ldap_config(connector))
 
 
 def test_correct_password_authenticates_and_yields_groups(
@@ -141,7 +106,7 @@ def test_filter_injection_is_escaped(authenticator: LdapAuthenticator) -> None:
 def test_bind_password_never_appears_in_errors(connector: LdapConnector, ldap_server: LdapServer) -> None:  # noqa: F811
     assert ldap_server.bind_password not in repr(connector)
     wrong_bind = ldap_server.bind_password + "-wrong"
-    bad = LdapAuthenticator(_adapter_config(connector, bind_password=wrong_bind))
+    bad = LdapAuthenticator(ldap_config(connector, bind_password=wrong_bind))
     assert wrong_bind not in repr(bad) and wrong_bind not in repr(bad.config)
     with pytest.raises(LdapAuthError) as exc:
         bad.authenticate("alice", ldap_server.users["alice"])
@@ -154,7 +119,7 @@ def test_unreachable_server_is_reported_without_secrets(
     connector: LdapConnector,
     ldap_server: LdapServer,  # noqa: F811
 ) -> None:
-    cfg = _adapter_config(connector)
+    cfg = ldap_config(connector)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
