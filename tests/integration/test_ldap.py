@@ -17,42 +17,16 @@ from argosy.adapters.ldap import (
 )
 from argosy.bootstrap import ldap_config
 from argosy.core.sso import LdapConnector, parse_dex_ldap_connectors
-from tests.support.ldap import BASE_DN, LdapServer, ldap_server  # noqa: F401 - the fixture
+from tests.support.ldap import BASE_DN, LdapServer, dex_config, ldap_server  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
-
-DEX_CONFIG = f"""
-connectors:
-- type: ldap
-  id: ldap
-  name: LDAP
-  config:
-    host: HOSTPORT
-    insecureNoSSL: true
-    bindDN: cn=admin,{BASE_DN}
-    bindPW: $dex.ldap.bindPW
-    usernamePrompt: Username
-    userSearch:
-      baseDN: ou=users,{BASE_DN}
-      filter: "(objectClass=person)"
-      username: uid
-      idAttr: uid
-      emailAttr: mail
-      nameAttr: cn
-    groupSearch:
-      baseDN: ou=groups,{BASE_DN}
-      filter: "(objectClass=groupOfNames)"
-      userMatchers:
-      - userAttr: DN
-        groupAttr: member
-      nameAttr: cn
-"""
 
 
 @pytest.fixture
 def connector(ldap_server: LdapServer) -> LdapConnector:  # noqa: F811
-    text = DEX_CONFIG.replace("HOSTPORT", f"{ldap_server.host}:{ldap_server.port}")
-    (conn,) = parse_dex_ldap_connectors(text, {"dex.ldap.bindPW": ldap_server.bind_password})
+    (conn,) = parse_dex_ldap_connectors(
+        dex_config(ldap_server), {"dex.ldap.bindPW": ldap_server.bind_password}
+    )
     return conn
 
 

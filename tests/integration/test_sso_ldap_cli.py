@@ -8,14 +8,13 @@ gets 403 on ``sophia/*``.
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.support.cluster import ControlPlane
-from tests.support.ldap import BASE_DN, LdapServer, ldap_server  # noqa: F401 - the fixture
+from tests.support.ldap import LdapServer, dex_config, ldap_server  # noqa: F401 - the fixture
 from tests.support.sso_server import SPEC_POLICY, SsoApiServer, seed_sso_namespace, start_sso_server
 
 pytestmark = pytest.mark.integration
@@ -24,37 +23,6 @@ pytestmark = pytest.mark.integration
 LDAP_POLICY = (
     "g, artemis-developers, sophia-intel-ai:artemis-developers\ng, developers, sophia-intel-ai:developers\n"
 )
-
-
-def dex_config(ldap: LdapServer) -> str:
-    return textwrap.dedent(
-        f"""\
-        connectors:
-        - type: ldap
-          id: ldap
-          name: LDAP
-          config:
-            host: {ldap.host}:{ldap.port}
-            insecureNoSSL: true
-            bindDN: cn=admin,{BASE_DN}
-            bindPW: $dex.ldap.bindPW
-            usernamePrompt: Username
-            userSearch:
-              baseDN: ou=users,{BASE_DN}
-              filter: "(objectClass=person)"
-              username: uid
-              idAttr: uid
-              emailAttr: mail
-              nameAttr: cn
-            groupSearch:
-              baseDN: ou=groups,{BASE_DN}
-              filter: "(objectClass=groupOfNames)"
-              userMatchers:
-              - userAttr: DN
-                groupAttr: member
-              nameAttr: cn
-        """
-    )
 
 
 @pytest.fixture(scope="module")

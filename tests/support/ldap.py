@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["BASE_DN", "LdapServer", "ldap_server", "start_ldap_server"]
+__all__ = ["BASE_DN", "LdapServer", "dex_config", "ldap_server", "start_ldap_server"]
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = shutil.which("slapadd") or "/usr/sbin/slapadd"
@@ -174,3 +174,34 @@ def ldap_server() -> Iterator[LdapServer]:
         yield server
     finally:
         server.stop()
+
+
+def dex_config(server: LdapServer) -> str:
+    """argocd-cm ``dex.config`` with one LDAP connector (id ``ldap``) for ``server``; the bind password
+    is the ``$dex.ldap.bindPW`` key of argocd-secret."""
+    return f"""\
+connectors:
+- type: ldap
+  id: ldap
+  name: LDAP
+  config:
+    host: {server.host}:{server.port}
+    insecureNoSSL: true
+    bindDN: cn=admin,{BASE_DN}
+    bindPW: $dex.ldap.bindPW
+    usernamePrompt: Username
+    userSearch:
+      baseDN: ou=users,{BASE_DN}
+      filter: "(objectClass=person)"
+      username: uid
+      idAttr: uid
+      emailAttr: mail
+      nameAttr: cn
+    groupSearch:
+      baseDN: ou=groups,{BASE_DN}
+      filter: "(objectClass=groupOfNames)"
+      userMatchers:
+      - userAttr: DN
+        groupAttr: member
+      nameAttr: cn
+"""
