@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support.receivers import LOOPBACK, HttpRequest, free_port
+from tests.support.receivers import LOOPBACK, HttpRequest, free_port, serve_http, stop_http
 
 __all__ = ["TeamsPagerDutyReceiver"]
 
@@ -105,22 +105,11 @@ class TeamsPagerDutyReceiver:
                 self.end_headers()
                 self.wfile.write(data)
 
-        server = ThreadingHTTPServer((LOOPBACK, self.port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server, self._thread = serve_http(self.port, Handler)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        stop_http(self._server, self._thread)
+        self._server = self._thread = None
 
     def at(self, prefix: str) -> list[HttpRequest]:
         with self._lock:

@@ -36,6 +36,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def serve_http(
+    port: int, handler: type[BaseHTTPRequestHandler]
+) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    """A threaded HTTP server on ``LOOPBACK:port`` with ``handler``, serving from a daemon thread."""
+    server = ThreadingHTTPServer((LOOPBACK, port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def stop_http(server: ThreadingHTTPServer | None, thread: threading.Thread | None) -> None:
+    """Stop what :func:`serve_http` started (either may be ``None``: not started)."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
+
+
 @dataclass
 class HttpRequest:
     method: str
@@ -92,22 +112,11 @@ class HttpReceiver:
 
             do_POST = do_PUT = do_GET = _handle
 
-        server = ThreadingHTTPServer((LOOPBACK, self.port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server, self._thread = serve_http(self.port, Handler)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        stop_http(self._server, self._thread)
+        self._server = self._thread = None
 
     def slack_messages(self) -> list[dict[str, Any]]:
         with self._lock:
